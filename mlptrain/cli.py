@@ -1,0 +1,197 @@
+"""The `mlptrain` command line: parse, call the library, render. The only place that exits.
+
+Library code raises typed errors (`errors.py`); here they become a message of one or two lines
+on stderr and an exit code: 2 for bad input, 1 for a check that ran and failed, 130 for an
+interrupted run. `--debug` shows the traceback instead. Heavy modules (numpy, pydantic, the
+training code) are imported inside the commands so that `mlptrain --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mlptrain.cli_common import Debug, Overrides, SetOption, console, user_errors
+from mlptrain.cli_tools import register_tools
+
+app = typer.Typer(
+    name="mlptrain",
+    help="Train multi-layer perceptrons from YAML configs on a hand-written NumPy backprop core.",
+    epilog="Example: mlptrain train configs/spiral.yaml optimizer.lr=0.01",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+config_app = typer.Typer(
+    help="Show the resolved config or the JSON Schema of configs.",
+    no_args_is_help=True,
+)
+app.add_typer(config_app, name="config")
+register_tools(app)  # eval, gradcheck, predict, inspect, plot
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from mlptrain import __version__
+
+        typer.echo(f"mlptrain {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", "-V", callback=_version_callback, is_eager=True,
+                     help="Print the version and exit."),
+    ] = None,
+) -> None:
+    """Train multi-layer perceptrons from YAML configs on a hand-written NumPy backprop core.
+
+    Start with `mlptrain train configs/spiral.yaml`, which needs no download and trains in
+    seconds. Exit codes: 0 success, 1 a check that ran and failed (gradcheck, a diverged run),
+    2 bad input (config, data, checkpoint), 130 interrupted.
+    """
+
+
+def _set_threads(threads: int | None) -> None:
+    """Pin BLAS threads before numpy is imported (the env vars are read at import)."""
+    if threads is None:
+        return
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+@app.command(epilog="Examples:\n\n  mlptrain train configs/spiral.yaml\n\n"
+             "  mlptrain train configs/mnist.yaml optimizer.lr=0.05 train.epochs=5\n\n"
+             "  mlptrain train --resume runs/spiral-20260101-120000")
+def train(
+    config: Annotated[
+        Path | None, typer.Argument(help="The experiment config (YAML).", show_default=False)
+    ] = None,
+    overrides: Overrides = None,
+    set_: SetOption = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue the run in this run directory from its last "
+                     "checkpoint (no CONFIG needed).", show_default=False),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output root for the run directory "
+                                     "(overrides run.root).", show_default=False)
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", min=1, help="BLAS threads (overrides "
+                                    "train.threads; default: every core).", show_default=False)
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+    debug: Debug = False,
+) -> None:
+    """Train a model from CONFIG and write a run directory.
+
+    The run directory (runs/<name>-<timestamp>/ by default) holds the resolved config.yaml,
+    metrics.csv, layers.jsonl, checkpoints/ (last, best), summary.json and train.log. Ctrl-C
+    saves a checkpoint and prints the command that resumes the run.
+    """
+    extra = list(overrides or []) + list(set_ or [])
+    with user_errors(debug):
+        from mlptrain.errors import ConfigError
+
+        if resume is not None:
+            if config is not None and "=" in str(config):
+                extra.insert(0, str(config))
+                config = None
+            if config is not None:
+                raise ConfigError("give either CONFIG or --resume RUN_DIR, not both")
+            _set_threads(threads)
+            from mlptrain.experiment import resume_run
+
+            result = resume_run(resume, overrides=extra, observer_factory=_observer(quiet))
+        else:
+            if config is None:
+                raise ConfigError("missing CONFIG: give a config file, or --resume RUN_DIR",
+                                  hint="mlptrain train configs/spiral.yaml")
+            from mlptrain.config import load_config
+
+            cfg = load_config(config, extra)
+            if out is not None:
+                cfg.run.root = str(out)
+            _set_threads(threads or cfg.train.threads)
+            from mlptrain.experiment import start_run
+
+            result = start_run(cfg, argv=sys.argv, observer_factory=_observer(quiet))
+        _finish_training(result, quiet)
+
+
+def _observer(quiet: bool) -> Callable[[int], Any]:
+    def make(total_epochs: int):
+        from mlptrain.report import ConsoleObserver
+
+        return ConsoleObserver(console(), total_epochs, quiet=quiet)
+
+    return make
+
+
+def _finish_training(result, quiet: bool) -> None:
+    from mlptrain.report import metrics_table
+
+    if result.status == "interrupted":
+        console(stderr=True).print(
+            f"interrupted: checkpoint saved. Resume with:\n  mlptrain train --resume {result.run_dir}"
+        )
+        raise typer.Exit(130)
+    if not quiet:
+        out = console()
+        out.print(metrics_table(f"run {result.run_dir} ({result.status})", result.table()))
+        out.print(f"run directory: {result.run_dir}")
+
+
+@config_app.command("show", epilog="Example:\n\n  mlptrain config show configs/spiral.yaml "
+                    "model.hidden=[128,64]")
+def config_show(
+    config: Annotated[Path, typer.Argument(help="The experiment config (YAML).")],
+    overrides: Overrides = None,
+    set_: SetOption = None,
+    debug: Debug = False,
+) -> None:
+    """Print CONFIG fully resolved: overrides applied, every default filled in."""
+    with user_errors(debug):
+        from mlptrain.config import config_to_yaml, load_config
+
+        cfg = load_config(config, list(overrides or []) + list(set_ or []))
+        typer.echo(config_to_yaml(cfg), nl=False)
+
+
+@config_app.command("schema", epilog="Example:\n\n  mlptrain config schema > mlptrain.schema.json")
+def config_schema() -> None:
+    """Print the JSON Schema of experiment configs (for an editor's YAML plugin)."""
+    import json
+
+    from mlptrain.config import ExperimentConfig
+
+    schema = ExperimentConfig.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mlptrain experiment config"
+    typer.echo(json.dumps(schema, indent=2))
+
+
+@config_app.command("reference", epilog="Example:\n\n  mlptrain config reference > CONFIG.md")
+def config_reference() -> None:
+    """Print the reference of every config key (default and meaning) as a Markdown table."""
+    from mlptrain.config.reference import markdown_reference
+
+    typer.echo(markdown_reference(), nl=False)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

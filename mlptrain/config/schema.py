@@ -1,0 +1,460 @@
+"""The experiment config: names, types, ranges and defaults of every field.
+
+A config naming only `data.source` and `model.hidden` trains well: every other field has a
+default chosen for that. Each field's `description` is its documentation; it flows into
+`mlptrain config schema` (JSON Schema, for editors) and into the README's config reference.
+
+Choices left as `auto` (the output activation, the loss, the initializer, the task) are
+resolved from each other and from the data source, so that a regression source gets an
+identity output and `mse`, a classification source `softmax` and `cross_entropy`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu")
+OUTPUTS = ("softmax", "sigmoid", "identity")
+LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "mae", "huber")
+INITS = (
+    "xavier_normal", "xavier_uniform", "glorot_normal", "glorot_uniform",
+    "he_normal", "he_uniform", "kaiming_normal", "kaiming_uniform",
+    "lecun_normal", "normal", "uniform",
+)
+SYNTHETIC_SOURCES = ("spiral", "xor", "moons", "circles", "blobs", "sine")
+IMAGE_SOURCES = ("mnist", "fashion-mnist", "kmnist")
+FILE_SOURCES = ("csv", "npz", "idx")
+SOURCES = SYNTHETIC_SOURCES + IMAGE_SOURCES + FILE_SOURCES
+REGRESSION_SOURCES = ("sine",)
+
+# Which output activation each loss may follow. The p - y shortcut of cross-entropy and
+# binary cross-entropy holds only for their matched output; the regression losses take an
+# identity output, or a sigmoid (the lecture notes' quadratic-loss neuron).
+COMPATIBLE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "cross_entropy": ("softmax",),
+    "binary_cross_entropy": ("sigmoid",),
+    "mse": ("identity", "sigmoid"),
+    "mae": ("identity", "sigmoid"),
+    "huber": ("identity", "sigmoid"),
+}
+DEFAULT_LOSS_FOR_TASK = {
+    "classification": "cross_entropy",
+    "multilabel": "binary_cross_entropy",
+    "regression": "mse",
+}
+DEFAULT_OUTPUT_FOR_LOSS = {
+    "cross_entropy": "softmax",
+    "binary_cross_entropy": "sigmoid",
+    "mse": "identity",
+    "mae": "identity",
+    "huber": "identity",
+}
+TASK_FOR_LOSS = {
+    "cross_entropy": "classification",
+    "binary_cross_entropy": "multilabel",
+    "mse": "regression",
+    "mae": "regression",
+    "huber": "regression",
+}
+
+Activation = Literal["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu"]
+Output = Literal["auto", "softmax", "sigmoid", "identity"]
+LossKind = Literal["auto", "cross_entropy", "binary_cross_entropy", "mse", "mae", "huber"]
+Init = Literal[
+    "auto", "xavier_normal", "xavier_uniform", "glorot_normal", "glorot_uniform",
+    "he_normal", "he_uniform", "kaiming_normal", "kaiming_uniform",
+    "lecun_normal", "normal", "uniform",
+]
+Source = Literal[
+    "spiral", "xor", "moons", "circles", "blobs", "sine",
+    "mnist", "fashion-mnist", "kmnist", "csv", "npz", "idx",
+]
+MonitorMode = Literal["auto", "min", "max"]
+Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
+PositiveInt = Annotated[int, Field(ge=1)]
+
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TEMPLATE_FIELDS = ("name", "timestamp", "seed")
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Section):
+    """Where the data comes from, how it is split and how it is preprocessed."""
+
+    source: Source = Field(
+        "spiral",
+        description="Dataset: synthetic (spiral, xor, moons, circles, blobs, sine), named image "
+        "sets in IDX format (mnist, fashion-mnist, kmnist) or a file (csv, npz, idx).",
+    )
+    path: str | None = Field(
+        None,
+        description="File or folder of the data. For named sets, null searches $MLPTRAIN_DATA, "
+        "./data/<name>/ and the user cache, then downloads.",
+    )
+    task: Literal["auto", "classification", "regression", "multilabel"] = Field(
+        "auto",
+        description="What the targets are. auto: from the source (sine is regression), for "
+        "files from the loss, else from the targets (integer or string labels: classification).",
+    )
+    target: str | int | list[str | int] | None = Field(
+        None,
+        description="CSV target column(s), by header name or 0-based index; null: the last "
+        "column. Several columns make a multi-output regression or multi-label target.",
+    )
+    features: list[str | int] | None = Field(
+        None, description="CSV feature columns by name or index; null: every non-target column."
+    )
+    header: Literal["auto", True, False] = Field(
+        "auto", description="Whether the CSV's first row is a header; auto: detected."
+    )
+    delimiter: str = Field(",", min_length=1, max_length=1, description="CSV field delimiter.")
+    x_key: str = Field("X", min_length=1, description="NPZ array holding the features.")
+    y_key: str = Field("y", min_length=1, description="NPZ array holding the targets.")
+    train_path: str | None = Field(
+        None, description="An explicit training file (csv/npz/idx images); overrides `path`."
+    )
+    val_path: str | None = Field(
+        None, description="An explicit validation file; when set, val_fraction is not used."
+    )
+    test_path: str | None = Field(
+        None, description="An explicit test file; when set, test_fraction is not used."
+    )
+    val_fraction: Fraction = Field(
+        0.1, description="Share of the training data held out for validation (stratified for "
+        "classification, seeded). 0 disables validation.",
+    )
+    test_fraction: Fraction = Field(
+        0.2, description="Share held out for testing when the source has no test split of its "
+        "own (synthetic sets, single files). Named image sets use their official test split.",
+    )
+    stratify: bool = Field(True, description="Stratify the splits by class (classification).")
+    scale: Literal["minmax", "standard", "none"] = Field(
+        "standard",
+        description="Feature scaling fitted on the training split only: minmax to [0, 1], "
+        "standard (zero mean, unit variance) or none. Image sets use one statistic over all pixels.",
+    )
+    nan_policy: Literal["error", "drop"] = Field(
+        "error", description="Rows with NaN or infinite values: an error, or dropped."
+    )
+    n_samples: PositiveInt = Field(
+        1500, description="Synthetic sets: number of samples generated (all splits together)."
+    )
+    n_classes: int = Field(
+        3, ge=2, description="Synthetic sets: spiral arms or blob centres (xor, moons, circles: 2)."
+    )
+    n_features: int = Field(
+        2, ge=1, le=1000, description="Synthetic blobs and sine: input dimension."
+    )
+    noise: float = Field(
+        0.2, ge=0.0, description="Synthetic sets: noise level (std of the added Gaussian noise)."
+    )
+    mirrors: list[str] | None = Field(
+        None,
+        description="Base URLs tried in order to download named image sets; null: the "
+        "well-known public mirrors.",
+    )
+    download: bool = Field(
+        True, description="Download named image sets that are not found locally."
+    )
+    limit: PositiveInt | None = Field(
+        None,
+        description="Use only the first N training samples (quick experiments); null: all.",
+    )
+
+    @model_validator(mode="after")
+    def _file_sources_need_a_file(self) -> DataConfig:
+        if self.source in FILE_SOURCES and self.path is None and self.train_path is None:
+            raise ValueError(
+                f"data.source {self.source!r} needs data.path (or data.train_path) to name a file"
+            )
+        return self
+
+
+class ModelConfig(Section):
+    """The network: layer sizes, activations, initialization and regularization layers."""
+
+    hidden: list[PositiveInt] = Field(
+        default_factory=lambda: [64, 64],
+        description="Hidden layer widths, input to output; [] is a model with no hidden layer "
+        "(logistic or softmax regression).",
+    )
+    activation: Activation | list[Activation] = Field(
+        "relu",
+        description="Hidden activation: one name for every hidden layer, or a list with one per "
+        "hidden layer.",
+    )
+    leaky_slope: float = Field(
+        0.01, gt=0.0, lt=1.0, description="Negative-side slope of leaky_relu."
+    )
+    output: Output = Field(
+        "auto",
+        description="Output activation: softmax, sigmoid or identity; auto: matched to the loss.",
+    )
+    init: Init = Field(
+        "auto",
+        description="Weight initialization; auto: he_normal for the relu family (relu, "
+        "leaky_relu, elu, gelu), xavier_uniform otherwise.",
+    )
+    init_scale: float = Field(
+        0.01, gt=0.0, description="std of init=normal, and limit of init=uniform."
+    )
+    bias_init: float = Field(0.0, description="Constant initial value of every bias.")
+    dropout: Fraction = Field(
+        0.0, description="Inverted-dropout rate after each hidden activation (0 disables)."
+    )
+    batchnorm: bool = Field(
+        False,
+        description="Batch normalization after each hidden dense layer, before its activation "
+        "(eps 1e-5, momentum 0.1, as PyTorch).",
+    )
+    dtype: Literal["float32", "float64"] = Field(
+        "float32", description="Floating-point type of parameters and computation."
+    )
+
+    @model_validator(mode="after")
+    def _one_activation_per_hidden_layer(self) -> ModelConfig:
+        if isinstance(self.activation, list) and len(self.activation) != len(self.hidden):
+            raise ValueError(
+                f"model.activation lists {len(self.activation)} activations for "
+                f"{len(self.hidden)} hidden layers; give one per hidden layer, or a single name"
+            )
+        return self
+
+
+class LossConfig(Section):
+    """The training loss. In YAML, `loss: mse` is shorthand for `loss: {kind: mse}`."""
+
+    kind: LossKind = Field(
+        "auto",
+        description="cross_entropy (softmax), binary_cross_entropy (sigmoid), mse, mae or huber "
+        "(identity or sigmoid); auto: from the task.",
+    )
+    class_weight: Literal["balanced"] | list[Annotated[float, Field(ge=0.0)]] | None = Field(
+        None,
+        description="Classification losses: per-class weights, or balanced (n / (k * count)).",
+    )
+    huber_delta: float = Field(1.0, gt=0.0, description="Huber loss threshold delta.")
+
+
+class OptimizerConfig(Section):
+    """The optimizer and its hyper-parameters."""
+
+    kind: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad"] = Field(
+        "adam", description="sgd (with momentum / Nesterov), adam, adamw, rmsprop or adagrad."
+    )
+    lr: float = Field(0.001, gt=0.0, le=100.0, description="Base learning rate.")
+    momentum: float = Field(
+        0.9, ge=0.0, lt=1.0, description="Momentum of sgd and rmsprop (0 disables)."
+    )
+    nesterov: bool = Field(False, description="Nesterov momentum (sgd).")
+    betas: tuple[Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]] = (
+        Field((0.9, 0.999), description="Adam/AdamW moment decay rates (beta1, beta2).")
+    )
+    eps: float = Field(1e-8, gt=0.0, description="Denominator epsilon of adam, rmsprop, adagrad.")
+    alpha: float = Field(0.99, gt=0.0, lt=1.0, description="RMSprop smoothing constant.")
+    weight_decay: float = Field(
+        0.0, ge=0.0,
+        description="L2 penalty on weights (biases and batch-norm parameters excluded); "
+        "decoupled for adamw.",
+    )
+    clip_norm: float | None = Field(
+        None, gt=0.0, description="Clip gradients to this global L2 norm; null disables."
+    )
+
+
+class ScheduleConfig(Section):
+    """How the learning rate changes over training (fractional epochs: updated every step)."""
+
+    kind: Literal["constant", "step", "exponential", "cosine", "inverse_time", "plateau"] = Field(
+        "constant",
+        description="constant, step, exponential, cosine (optional warm-up), inverse_time "
+        "(lr0 / (1 + decay * epoch)^power, the classic SGD decay) or plateau (reduce on plateau "
+        "of a monitored metric).",
+    )
+    step_size: PositiveInt = Field(10, description="step: epochs between decays.")
+    gamma: float = Field(
+        0.1, gt=0.0, le=1.0, description="step: factor per decay; exponential: factor per epoch."
+    )
+    warmup_epochs: float = Field(
+        0.0, ge=0.0, description="cosine: linear warm-up from 0 over this many epochs."
+    )
+    min_lr: float = Field(0.0, ge=0.0, description="cosine and plateau: the lowest learning rate.")
+    decay: float = Field(
+        1.0, ge=0.0, description="inverse_time: lr = lr0 / (1 + decay * epoch)^power."
+    )
+    power: float = Field(0.5, gt=0.0, description="inverse_time: the exponent power.")
+    factor: float = Field(0.1, gt=0.0, lt=1.0, description="plateau: factor on each reduction.")
+    patience: int = Field(5, ge=0, description="plateau: epochs without improvement to wait.")
+    threshold: float = Field(
+        1e-4, ge=0.0, description="plateau: relative improvement that counts."
+    )
+    monitor: str = Field("val_loss", description="plateau: the metric watched.")
+    mode: MonitorMode = Field("auto", description="plateau: min or max; auto: from the metric.")
+
+
+class EarlyStoppingConfig(Section):
+    """Stop when the monitored metric has not improved for `patience` evaluations."""
+
+    monitor: str = Field("val_loss", description="Metric watched, e.g. val_loss or val_accuracy.")
+    mode: MonitorMode = Field(
+        "auto", description="min or max; auto: max for accuracy/r2, min otherwise."
+    )
+    patience: int = Field(10, ge=1, description="Evaluations without improvement before stopping.")
+    min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as improvement.")
+
+
+class CheckpointConfig(Section):
+    """Which checkpoints are written: always `last` and `best`, optionally periodic ones."""
+
+    monitor: str = Field("val_loss", description="Metric that decides the `best` checkpoint.")
+    mode: MonitorMode = Field("auto", description="min or max; auto: from the metric.")
+    every: int = Field(
+        0, ge=0, description="Also keep a checkpoint every N epochs (0: only last and best)."
+    )
+    keep_last: PositiveInt = Field(
+        3, description="How many periodic checkpoints to keep (oldest deleted first)."
+    )
+
+
+class TrainConfig(Section):
+    """The training loop."""
+
+    epochs: PositiveInt = Field(30, description="Maximum number of passes over the training set.")
+    batch_size: PositiveInt = Field(64, description="Mini-batch size.")
+    shuffle: bool = Field(True, description="Reshuffle the training set every epoch (seeded).")
+    drop_last: bool = Field(False, description="Drop the last partial batch of each epoch.")
+    eval_every: int = Field(
+        0, ge=0, description="Evaluate on validation every N steps too (0: once per epoch)."
+    )
+    early_stopping: EarlyStoppingConfig | None = Field(
+        None, description="Early stopping; null disables it."
+    )
+    checkpoint: CheckpointConfig = Field(
+        default_factory=CheckpointConfig, description="Checkpoint policy."
+    )
+    divergence_factor: float = Field(
+        1e3, gt=1.0,
+        description="Stop as diverged when the training loss exceeds this multiple of its "
+        "first value (NaN or infinite losses always stop).",
+    )
+    threads: PositiveInt | None = Field(
+        None, description="BLAS threads; null: every core."
+    )
+
+
+class RunConfig(Section):
+    """Where the run directory goes and how it is named."""
+
+    root: str = Field("runs", min_length=1, description="Folder that holds the run directories.")
+    name_template: str = Field(
+        "{name}-{timestamp}",
+        description="Run directory name; fields {name}, {timestamp}, {seed}. Must stay inside "
+        "the root (no '/', no '..').",
+    )
+
+    @field_validator("name_template")
+    @classmethod
+    def _template_stays_inside_root(cls, template: str) -> str:
+        if "/" in template or "\\" in template or ".." in template:
+            raise ValueError(f"must be a single folder name (no '/', '\\' or '..'), got {template!r}")
+        try:
+            template.format(**{f: "x" for f in _TEMPLATE_FIELDS})
+        except (KeyError, IndexError, ValueError) as err:
+            raise ValueError(
+                f"unknown field in {template!r} ({err}); allowed: "
+                + ", ".join("{" + f + "}" for f in _TEMPLATE_FIELDS)
+            ) from None
+        return template
+
+
+class ExperimentConfig(Section):
+    """One experiment: data, model, loss, optimizer, schedule, training loop and run output."""
+
+    name: str = Field(
+        "experiment", description="Experiment name, used in the run directory name."
+    )
+    seed: int = Field(0, ge=0, description="Seed of every random draw (data, init, shuffling).")
+    data: DataConfig = Field(default_factory=DataConfig, description="Data section.")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="Model section.")
+    loss: LossConfig = Field(
+        default_factory=LossConfig, description="Loss: a name, or {kind, class_weight, huber_delta}."
+    )
+    optimizer: OptimizerConfig = Field(
+        default_factory=OptimizerConfig, description="Optimizer section."
+    )
+    schedule: ScheduleConfig = Field(
+        default_factory=ScheduleConfig, description="Learning-rate schedule section."
+    )
+    train: TrainConfig = Field(default_factory=TrainConfig, description="Training-loop section.")
+    run: RunConfig = Field(default_factory=RunConfig, description="Run-directory section.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_safe_folder_name(cls, name: str) -> str:
+        if not _SAFE_NAME.match(name) or len(name) > 100:
+            raise ValueError(
+                "must be 1-100 characters of letters, digits, '.', '_' or '-', starting with a "
+                f"letter or digit, got {name!r}"
+            )
+        return name
+
+    @field_validator("loss", mode="before")
+    @classmethod
+    def _loss_name_is_shorthand(cls, value: Any) -> Any:
+        return {"kind": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _resolve_task_loss_and_output(self) -> ExperimentConfig:
+        resolve_task_loss_output(self)
+        return self
+
+
+def resolve_task_loss_output(cfg: ExperimentConfig) -> None:
+    """Fill `data.task`, `loss.kind` and `model.output` from each other where they are auto.
+
+    Raises ValueError for pairings that make no sense (softmax output with mse, ...).
+    """
+    data, loss, model = cfg.data, cfg.loss, cfg.model
+    task = data.task
+    if task == "auto" and data.source in SYNTHETIC_SOURCES + IMAGE_SOURCES:
+        task = "regression" if data.source in REGRESSION_SOURCES else "classification"
+    if task == "auto" and loss.kind != "auto":
+        task = TASK_FOR_LOSS[loss.kind]
+        if loss.kind in ("mse", "mae", "huber") and model.output == "sigmoid":
+            task = "auto"  # a sigmoid + mse network may fit labels or probabilities
+    kind = loss.kind
+    if kind == "auto" and model.output != "auto":
+        kind = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}.get(
+            model.output, "mse"
+        )
+    if kind == "auto" and task != "auto":
+        kind = DEFAULT_LOSS_FOR_TASK[task]
+    output = model.output
+    if output == "auto" and kind != "auto":
+        output = DEFAULT_OUTPUT_FOR_LOSS[kind]
+    if kind != "auto" and output != "auto" and output not in COMPATIBLE_OUTPUTS[kind]:
+        raise ValueError(
+            f"loss {kind!r} does not fit output {output!r}; {kind} takes output "
+            + " or ".join(COMPATIBLE_OUTPUTS[kind])
+        )
+    if task == "regression" and kind in ("cross_entropy", "binary_cross_entropy"):
+        raise ValueError(f"loss {kind!r} needs class labels, but data.task is regression")
+    if task in ("classification", "multilabel") and kind in ("mse", "mae", "huber") and (
+        output != "sigmoid"
+    ):
+        raise ValueError(
+            f"loss {kind!r} with output {output!r} is a regression setup, but data.task is "
+            f"{task}; use cross_entropy (softmax) or binary_cross_entropy (sigmoid)"
+        )
+    # Bypass validate_assignment: the values were checked above.
+    object.__setattr__(data, "task", task)
+    object.__setattr__(loss, "kind", kind)
+    object.__setattr__(model, "output", output)
