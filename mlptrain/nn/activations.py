@@ -1,0 +1,291 @@
+"""Hidden-layer activations with their derivatives, and the output activations.
+
+A hidden activation is a small object, one instance per layer, with a forward/backward pair:
+``forward(z, out)`` writes ``a = h(z)`` into ``out`` and keeps what ``backward`` needs;
+``backward(d)`` multiplies the incoming gradient ``dL/da`` in place by ``h'(z)``, computed from
+the cached forward values (never by recomputing ``h``). Activations whose derivative can be
+written from ``a`` alone may run in place (``out is z``); those with ``needs_input = True``
+(gelu) must be given a separate ``out``.
+
+``kinks`` lists the points of ``z`` where ``h'`` (or, for elu, ``h''``) jumps; gradient checks
+skip entries whose finite-difference step crosses one.
+
+Output activations (``OUTPUTS``) are plain functions of the logits: ``softmax`` (rows sum to 1,
+stable: shifted by the row maximum), ``sigmoid`` (stable for any sign) and ``identity``. Their
+gradients are never formed on their own: each loss fuses them (``p - y``), see ``losses.py``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+_GELU_C = math.sqrt(2.0 / math.pi)
+_GELU_K = 0.044715
+
+
+class Activation:
+    """Base class: ``a = h(z)`` elementwise; ``z, a: (batch, width)``."""
+
+    name = "activation"
+    needs_input = False
+    kinks: tuple[float, ...] = ()
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+    def forward(self, z: np.ndarray, out: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, d: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        kw = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({kw})"
+
+
+class Identity(Activation):
+    """``h(z) = z``, ``h'(z) = 1``."""
+
+    name = "identity"
+
+    def forward(self, z, out):
+        if out is not z:
+            np.copyto(out, z)
+        return out
+
+    def backward(self, d):
+        return d
+
+
+class Sigmoid(Activation):
+    """``h(z) = 1 / (1 + exp(-z)) = (1 + tanh(z/2)) / 2`` (no overflow); ``h' = a (1 - a)``."""
+
+    name = "sigmoid"
+
+    def forward(self, z, out):
+        np.multiply(z, 0.5, out=out)
+        np.tanh(out, out=out)
+        out *= 0.5
+        out += 0.5
+        self._a = out
+        return out
+
+    def backward(self, d):
+        a = self._a
+        d *= a
+        d -= d * a  # d * a * (1 - a)
+        return d
+
+
+class Tanh(Activation):
+    """``h(z) = tanh(z)``; ``h' = 1 - a^2``."""
+
+    name = "tanh"
+
+    def forward(self, z, out):
+        self._a = np.tanh(z, out=out)
+        return out
+
+    def backward(self, d):
+        a = self._a
+        d -= d * a * a  # d * (1 - a^2)
+        return d
+
+
+class ReLU(Activation):
+    """``h(z) = max(z, 0)``; ``h' = [a > 0]`` (0 at the kink z = 0, like PyTorch)."""
+
+    name = "relu"
+    kinks = (0.0,)
+
+    def forward(self, z, out):
+        self._a = np.maximum(z, 0.0, out=out)
+        return out
+
+    def backward(self, d):
+        d *= self._a > 0
+        return d
+
+
+class LeakyReLU(Activation):
+    """``h(z) = z if z > 0 else slope * z``; ``h' = 1 if a > 0 else slope`` (slope in [0, 1))."""
+
+    name = "leaky_relu"
+    kinks = (0.0,)
+
+    def __init__(self, negative_slope: float = 0.01):
+        slope = float(negative_slope)
+        if not 0.0 <= slope < 1.0:
+            raise ValueError(f"leaky_relu negative_slope must be in [0, 1), got {negative_slope!r}")
+        self.negative_slope = slope
+
+    def get_config(self):
+        return {"name": self.name, "negative_slope": self.negative_slope}
+
+    def forward(self, z, out):
+        if out is not z:
+            np.copyto(out, z)
+        np.multiply(out, self.negative_slope, out=out, where=out < 0)
+        self._a = out
+        return out
+
+    def backward(self, d):
+        d *= np.where(self._a > 0, 1.0, self.negative_slope).astype(d.dtype, copy=False)
+        return d
+
+
+class ELU(Activation):
+    """``h(z) = z if z > 0 else alpha (exp(z) - 1)``; ``h' = 1 if a > 0 else a + alpha``.
+
+    For alpha = 1 the first derivative is continuous at 0 but the second is not, so 0 is a kink.
+    """
+
+    name = "elu"
+    kinks = (0.0,)
+
+    def __init__(self, alpha: float = 1.0):
+        if not float(alpha) > 0.0:
+            raise ValueError(f"elu alpha must be > 0, got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def get_config(self):
+        return {"name": self.name, "alpha": self.alpha}
+
+    def forward(self, z, out):
+        neg = np.minimum(z, 0.0)  # (batch, width)
+        np.expm1(neg, out=neg)
+        neg *= self.alpha
+        np.maximum(z, 0.0, out=out)
+        out += neg  # exactly one of the two terms is non-zero
+        self._a = out
+        return out
+
+    def backward(self, d):
+        a = self._a
+        d *= np.where(a > 0, 1.0, a + self.alpha).astype(d.dtype, copy=False)
+        return d
+
+
+class Softplus(Activation):
+    """``h(z) = log(1 + exp(z))`` (via logaddexp, stable); ``h' = sigmoid(z) = 1 - exp(-a)``."""
+
+    name = "softplus"
+
+    def forward(self, z, out):
+        self._a = np.logaddexp(z, 0.0, out=out)
+        return out
+
+    def backward(self, d):
+        s = np.negative(self._a)
+        np.expm1(s, out=s)  # exp(-a) - 1 = -sigmoid(z)
+        d *= s
+        np.negative(d, out=d)
+        return d
+
+
+class GELU(Activation):
+    """GELU, tanh approximation (PyTorch ``GELU(approximate='tanh')``)::
+
+        u = sqrt(2/pi) * (z + 0.044715 z^3),  t = tanh(u)
+        h(z)  = 0.5 z (1 + t)
+        h'(z) = 0.5 (1 + t) + 0.5 z (1 - t^2) sqrt(2/pi) (1 + 3 * 0.044715 z^2)
+
+    Forward caches ``z`` and ``t``; the output must not overwrite ``z``.
+    """
+
+    name = "gelu"
+    needs_input = True
+
+    def forward(self, z, out):
+        if out is z:
+            raise ValueError("gelu cannot run in place: its derivative needs z")
+        t = np.multiply(z, z)  # (batch, width)
+        t *= _GELU_K
+        t += 1.0
+        t *= z
+        t *= _GELU_C
+        np.tanh(t, out=t)
+        np.add(t, 1.0, out=out)
+        out *= z
+        out *= 0.5
+        self._z, self._t = z, t
+        return out
+
+    def backward(self, d):
+        z, t = self._z, self._t
+        inner = z * z  # (batch, width): c (1 + 3k z^2)
+        inner *= 3.0 * _GELU_K * _GELU_C
+        inner += _GELU_C
+        inner *= z
+        inner *= 1.0 - t * t
+        inner += 1.0 + t
+        inner *= 0.5
+        d *= inner
+        return d
+
+
+ACTIVATIONS: dict[str, type[Activation]] = {
+    "identity": Identity,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "elu": ELU,
+    "softplus": Softplus,
+    "gelu": GELU,
+}
+
+RELU_FAMILY = frozenset({"relu", "leaky_relu", "elu", "gelu"})
+
+
+def get_activation(spec: str | dict | Activation) -> Activation:
+    """A fresh activation from a name (``"tanh"``) or a dict (``{"name": "elu", "alpha": 0.5}``)."""
+    if isinstance(spec, Activation):
+        return type(spec)(**{k: v for k, v in spec.get_config().items() if k != "name"})
+    if isinstance(spec, str):
+        name, kwargs = spec, {}
+    elif isinstance(spec, dict) and isinstance(spec.get("name"), str):
+        kwargs = dict(spec)
+        name = kwargs.pop("name")
+    else:
+        raise ValueError(f"activation must be a name or a dict with a 'name', got {spec!r}")
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
+    try:
+        return ACTIVATIONS[name](**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"bad options for activation {name!r}: {kwargs!r} ({exc})") from None
+
+
+# ---- output activations: functions of the logits (batch, n_out) -----------------------------
+
+
+def softmax(logits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``p_ij = exp(z_ij - m_i) / sum_k exp(z_ik - m_i)`` with ``m_i = max_k z_ik`` (stable)."""
+    out = np.subtract(logits, logits.max(axis=1, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out
+
+
+def sigmoid(logits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``1 / (1 + exp(-z))`` evaluated as ``e / (1 + e)`` with ``e = exp(-|z|)`` (no overflow,
+    full relative precision for large negative z)."""
+    e = np.exp(-np.abs(logits))  # (batch, n_out), in (0, 1]
+    out = np.divide(1.0, 1.0 + e, out=out)
+    np.multiply(out, e, out=out, where=logits < 0)
+    return out
+
+
+def identity(logits: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``y_hat = z``; returns a copy (or fills ``out``)."""
+    if out is None:
+        return logits.copy()
+    np.copyto(out, logits)
+    return out
+
+
+OUTPUTS = {"softmax": softmax, "sigmoid": sigmoid, "identity": identity}
