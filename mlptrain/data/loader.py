@@ -1,0 +1,223 @@
+"""From a `DataConfig` to a `DataBundle`: read, clean, encode, split, limit, fit scaling.
+
+    raw splits (sources.py) -> NaN/inf check or drop -> targets encoded (targets.py)
+      -> test carved (test_fraction, unless the source has a test split or test_path)
+      -> validation carved from training (val_fraction, unless val_path), stratified
+      -> data.limit: the first N training samples
+      -> preprocessing fitted on the training split only (or the given fitted one checked)
+
+Every random draw comes from `np.random.default_rng([seed, SPLIT_STREAM])`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from mlptrain.config.schema import IMAGE_SOURCES, DataConfig
+from mlptrain.data import idx
+from mlptrain.data.csvfile import (
+    feature_columns,
+    numeric_columns,
+    read_table,
+    target_columns,
+)
+from mlptrain.data.dataset import DataBundle, RawData, Split
+from mlptrain.data.download import Progress
+from mlptrain.data.npzfile import read_npz
+from mlptrain.data.preprocessing import Preprocessor
+from mlptrain.data.sources import read_source
+from mlptrain.data.splits import holdout, stratify_labels
+from mlptrain.data.targets import encode_targets
+from mlptrain.errors import DataError
+
+SPLIT_STREAM = 1
+
+
+def _non_finite(raw: RawData) -> np.ndarray:
+    """Mask (n,) of samples with a NaN or infinite feature or numeric target."""
+    bad = np.zeros(len(raw.X), dtype=bool)
+    if raw.X.dtype.kind == "f":
+        bad |= ~np.isfinite(raw.X).all(axis=1)
+    if raw.y is not None and raw.y.dtype.kind == "f":
+        y = raw.y.reshape(len(raw.y), -1)
+        bad |= ~np.isfinite(y).all(axis=1)
+    return bad
+
+
+def _describe_non_finite(raw: RawData, i: int) -> str:
+    row_x = raw.X[i]
+    if raw.X.dtype.kind == "f" and not np.isfinite(row_x).all():
+        j = int(np.argmin(np.isfinite(row_x)))
+        name = repr(raw.feature_names[j]) if raw.feature_names else str(j)
+        return f"feature column {name} is {row_x[j]}"
+    y = raw.y.reshape(len(raw.y), -1)[i]
+    j = int(np.argmin(np.isfinite(y)))
+    name = repr(raw.target_names[j]) if raw.target_names else str(j)
+    return f"target column {name} is {y[j]}"
+
+
+def clean(raw: RawData, nan_policy: str) -> RawData:
+    """`raw` without NaN/infinite samples (nan_policy drop) or a DataError naming the first."""
+    bad = _non_finite(raw)
+    if not bad.any():
+        return raw
+    if nan_policy == "error":
+        i = int(np.argmax(bad))
+        raise DataError(
+            f"{raw.where(i)}: {_describe_non_finite(raw, i)}; NaN and infinite values are not "
+            f"allowed ({int(bad.sum())} such rows)",
+            path=raw.path,
+            hint="fix the file, or set data.nan_policy: drop to skip those rows",
+        )
+    if bad.all():
+        raise DataError(
+            f"every one of its {len(bad)} rows holds a NaN or infinite value; none left after "
+            "dropping them",
+            path=raw.path,
+        )
+    return raw.take(~bad)
+
+
+def _carve(
+    parts: dict[str, Split], into: str, fraction: float, rng: np.random.Generator, stratify: bool
+) -> None:
+    """Move a `fraction` hold-out of parts["train"] into parts[into]."""
+    train = parts["train"]
+    labels = stratify_labels(train.y) if stratify else None
+    keep, held = holdout(len(train), fraction, rng, labels)
+    parts[into] = Split(train.X[held], train.y[held])
+    parts["train"] = Split(train.X[keep], train.y[keep])
+
+
+def _split(
+    raws: dict[str, RawData], y: dict[str, np.ndarray], cfg: DataConfig, task: str, seed: int
+) -> dict[str, Split]:
+    parts = {name: Split(raw.X, y[name]) for name, raw in raws.items()}
+    rng = np.random.default_rng([seed, SPLIT_STREAM])
+    stratify = cfg.stratify and task != "regression"
+    if "test" not in parts and cfg.test_fraction > 0:
+        _carve(parts, "test", cfg.test_fraction, rng, stratify)
+    if "val" not in parts and cfg.val_fraction > 0:
+        _carve(parts, "val", cfg.val_fraction, rng, stratify)
+    if cfg.limit is not None and cfg.limit < len(parts["train"]):
+        train = parts["train"]
+        parts["train"] = Split(train.X[: cfg.limit], train.y[: cfg.limit])
+    for name, part in parts.items():
+        if len(part) == 0:
+            raise DataError(
+                f"the {name} split has no samples ({sum(len(r.X) for r in raws.values())} "
+                f"samples in all, test_fraction {cfg.test_fraction}, val_fraction "
+                f"{cfg.val_fraction})",
+                path=raws["train"].path,
+                hint="use more data, or smaller fractions",
+            )
+    return parts
+
+
+def _check_fitted(pre: Preprocessor, raws: dict[str, RawData], task: str, n_outputs: int) -> None:
+    for raw in raws.values():
+        pre.check_width(raw.X, raw.path)
+    if (task, n_outputs) != (pre.task, pre.n_outputs):
+        raise DataError(
+            f"holds a {task} task with {n_outputs} outputs, the model was trained for "
+            f"{pre.task} with {pre.n_outputs}",
+            path=raws["train"].path,
+        )
+
+
+def load_data(
+    cfg: DataConfig,
+    seed: int = 0,
+    loss_kind: str = "auto",
+    progress: Progress | None = None,
+    preprocessor: Preprocessor | None = None,
+) -> DataBundle:
+    """The configured data, split and with its preprocessor (see the module docstring).
+
+    progress: optional callable(total_bytes, desc) -> bar with update(n) and close(), used
+    while downloading. preprocessor: an already-fitted one (eval, predict), never refitted;
+    None fits a new one on the training split.
+    """
+    raws = {name: clean(raw, cfg.nan_policy) for name, raw in read_source(cfg, seed, progress).items()}
+    train = raws["train"]
+    names = preprocessor.class_names if preprocessor is not None else None
+    if names is None and cfg.source in IMAGE_SOURCES:
+        from mlptrain.data.named import IMAGE_SETS
+
+        names = list(IMAGE_SETS[cfg.source].class_names)
+    encoded = encode_targets(raws, cfg.task, loss_kind, names)
+    if preprocessor is not None:
+        _check_fitted(preprocessor, raws, encoded.task, encoded.n_outputs)
+    parts = _split(raws, encoded.y, cfg, encoded.task, seed)
+    if preprocessor is None:
+        preprocessor = Preprocessor.fit(
+            parts["train"].X,
+            cfg.scale,
+            global_stats=train.image,
+            task=encoded.task,
+            n_outputs=encoded.n_outputs,
+            class_names=encoded.class_names,
+            feature_names=train.feature_names,
+            target_names=train.target_names,
+        )
+    return DataBundle(
+        train=parts["train"],
+        val=parts.get("val"),
+        test=parts.get("test"),
+        task=encoded.task,
+        n_features=train.X.shape[1],
+        n_outputs=encoded.n_outputs,
+        class_names=encoded.class_names,
+        preprocessor=preprocessor,
+        source=cfg.source,
+        paths=[raw.path for raw in raws.values() if not raw.path.startswith("<")],
+    )
+
+
+def _features_format(path: Path, cfg: DataConfig) -> str:
+    name = path.name.lower()
+    if name.endswith(".npz"):
+        return "npz"
+    if "idx" in name or "ubyte" in name:
+        return "idx"
+    if name.endswith((".csv", ".tsv", ".txt", ".csv.gz")):
+        return "csv"
+    if cfg.source in IMAGE_SOURCES or cfg.source == "idx":
+        return "idx"
+    return "npz" if cfg.source == "npz" else "csv"
+
+
+def _csv_features(path: Path, cfg: DataConfig, pre: Preprocessor) -> RawData:
+    table = read_table(path, cfg.delimiter, cfg.header)
+    if table.names and pre.feature_names and set(pre.feature_names) <= set(table.names):
+        columns = [table.names.index(name) for name in pre.feature_names]
+    elif table.width == pre.n_features:
+        columns = list(range(table.width))
+    else:
+        columns = feature_columns(table, cfg.features, target_columns(table, cfg.target))
+    X = numeric_columns(table, columns, "feature").astype(np.float32)
+    names = None if table.names is None else [table.names[j] for j in columns]
+    return RawData(X=X, y=None, path=str(path), rows=table.lines, feature_names=names)
+
+
+def load_features(path: str | Path, cfg: DataConfig, preprocessor: Preprocessor) -> np.ndarray:
+    """Raw features (n, n_features) of a file to predict on, checked against the model.
+
+    CSV: the model's feature columns by header name when the file has them, else every
+    column (or every non-target column, so a labelled file works too). NPZ: data.x_key.
+    IDX: an images file. NaN or infinite values are always an error here.
+    """
+    path = Path(path)
+    kind = _features_format(path, cfg)
+    if kind == "npz":
+        raw = read_npz(path, x_key=cfg.x_key, y_key=None)
+    elif kind == "idx":
+        raw = RawData(X=idx.read_images(path), y=None, path=str(path), image=True)
+    else:
+        raw = _csv_features(path, cfg, preprocessor)
+    preprocessor.check_width(raw.X, str(path))
+    if len(raw.X) == 0:
+        raise DataError("holds no samples", path=path)
+    return clean(raw, "error").X

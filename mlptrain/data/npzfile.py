@@ -1,0 +1,82 @@
+"""NPZ files: two named arrays (data.x_key, data.y_key), loaded without pickle.
+
+X may have any number of dimensions: samples along the first, the rest flattened, so images
+(n, 28, 28) become (n, 784). uint8 features stay uint8 (and count as images: one global
+scaling statistic); every other numeric type becomes float32. Object arrays are refused:
+loading them would need pickle, which can run code.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from mlptrain.data.dataset import RawData
+from mlptrain.errors import DataError
+
+
+def _open(path: Path):
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise DataError("no such file", path=path) from None
+    except IsADirectoryError:
+        raise DataError("is a directory, expected an .npz file", path=path) from None
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+        raise DataError(f"is not a readable .npz archive ({err})", path=path) from None
+
+
+def _array(archive, path: Path, key: str, field: str) -> np.ndarray:
+    if key not in archive.files:
+        present = ", ".join(archive.files) or "none"
+        raise DataError(
+            f"has no array {key!r} ({field}); arrays present: {present}", path=path,
+            hint=f"set {field} to one of the names above",
+        )
+    try:
+        array = archive[key]
+    except ValueError as err:
+        if "allow_pickle" in str(err) or "Object arrays" in str(err):
+            raise DataError(
+                f"array {key!r} holds Python objects (dtype=object); only numeric arrays "
+                "are accepted (loading objects would need pickle)",
+                path=path,
+            ) from None
+        raise DataError(f"array {key!r} cannot be read ({err})", path=path) from None
+    if array.dtype.kind not in "biuf" and not (field == "data.y_key" and array.dtype.kind == "U"):
+        raise DataError(
+            f"array {key!r} has dtype {array.dtype}; expected numbers", path=path
+        )
+    return array
+
+
+def _features(X: np.ndarray, path: Path, key: str) -> np.ndarray:
+    if X.ndim == 0 or len(X) == 0:
+        raise DataError(f"array {key!r} holds no samples (shape {X.shape})", path=path)
+    X = X.reshape(len(X), -1) if X.ndim != 1 else X[:, None]  # (n, n_features)
+    if X.dtype == np.uint8:
+        return X
+    return X.astype(np.float32)
+
+
+def read_npz(path: str | Path, *, x_key: str = "X", y_key: str | None = "y") -> RawData:
+    """Features `x_key` (n, ...) and, unless `y_key` is None, targets `y_key` (n,) or (n, k)."""
+    path = Path(path)
+    with _open(path) as archive:
+        X = _array(archive, path, x_key, "data.x_key")
+        y = None if y_key is None else _array(archive, path, y_key, "data.y_key")
+    image = X.dtype == np.uint8 and X.ndim >= 3
+    X = _features(X, path, x_key)
+    if y is not None:
+        if y.ndim > 2 or y.ndim == 0:
+            raise DataError(
+                f"array {y_key!r} has shape {y.shape}; targets must be (n,) or (n, k)", path=path
+            )
+        if len(y) != len(X):
+            raise DataError(
+                f"array {x_key!r} holds {len(X)} samples but {y_key!r} holds {len(y)}", path=path
+            )
+        y = y if y.dtype.kind == "U" else y.astype(np.float64)
+    return RawData(X=X, y=y, path=str(path), image=image or X.dtype == np.uint8)

@@ -1,0 +1,183 @@
+"""Feature scaling fitted on the training split only, saved with the checkpoint.
+
+    minmax:    x' = (x - min) / (max - min)     (range 0 -> divisor 1)
+    standard:  x' = (x - mean) / std           (std 0 -> divisor 1)
+    none:      x' = x
+
+Statistics are per feature, or one global statistic over every value for images (`global_
+stats`), so that MNIST's minmax is x / 255 and all pixels share one mean and std. They are
+computed in float64 in chunks (uint8 images by a histogram), so fitting never makes a float
+copy of the dataset; `transform` converts one batch at a time.
+
+The preprocessor also carries what eval and predict must reproduce: the number of features,
+the task, the number of outputs and the label mapping (class names).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mlptrain.errors import DataError
+
+SCALES = ("minmax", "standard", "none")
+FORMAT = "mlptrain.preprocessor"
+VERSION = 1
+_CHUNK = 8192
+_META_KEYS = (
+    "format", "version", "scale", "global_stats", "n_features", "task", "n_outputs",
+    "class_names", "feature_names", "target_names", "arrays",
+)
+
+
+def _chunks(X: np.ndarray):
+    for start in range(0, len(X), _CHUNK):
+        yield X[start : start + _CHUNK].astype(np.float64)  # (chunk, n_features)
+
+
+def _moments(X: np.ndarray, global_stats: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std, per column (n_features,) or global (1,), in float64."""
+    if global_stats and X.dtype == np.uint8:
+        counts = np.bincount(X.ravel(), minlength=256).astype(np.float64)  # (256,)
+        values = np.arange(256, dtype=np.float64)
+        mean = (counts @ values) / counts.sum()
+        var = (counts @ (values - mean) ** 2) / counts.sum()
+        return np.array([mean]), np.array([np.sqrt(var)])
+    n = X.size if global_stats else len(X)
+    total = sum(c.sum() if global_stats else c.sum(axis=0) for c in _chunks(X))
+    mean = np.atleast_1d(total / n)
+    sq = sum(((c - mean) ** 2).sum() if global_stats else ((c - mean) ** 2).sum(axis=0)
+             for c in _chunks(X))
+    return mean, np.atleast_1d(np.sqrt(sq / n))
+
+
+def _extremes(X: np.ndarray, global_stats: bool) -> tuple[np.ndarray, np.ndarray]:
+    axis = None if global_stats else 0
+    low = np.atleast_1d(X.min(axis=axis)).astype(np.float64)
+    high = np.atleast_1d(X.max(axis=axis)).astype(np.float64)
+    return low, high
+
+
+class Preprocessor:
+    """A fitted feature transform plus the data facts a trained model depends on."""
+
+    def __init__(
+        self,
+        scale: str,
+        offset: np.ndarray,
+        divisor: np.ndarray,
+        n_features: int,
+        *,
+        global_stats: bool = False,
+        task: str = "classification",
+        n_outputs: int = 1,
+        class_names: list[str] | None = None,
+        feature_names: list[str] | None = None,
+        target_names: list[str] | None = None,
+    ):
+        if scale not in SCALES:
+            raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
+        width = 1 if global_stats else n_features
+        offset = np.asarray(offset, dtype=np.float64).reshape(-1)
+        divisor = np.asarray(divisor, dtype=np.float64).reshape(-1)
+        for name, array in (("offset", offset), ("divisor", divisor)):
+            if array.shape != (width,):
+                raise ValueError(f"{name} must have shape ({width},), got {array.shape}")
+        if not np.all(divisor > 0) or not np.all(np.isfinite(offset)):
+            raise ValueError("divisor must be > 0 and offset finite")
+        self.scale = scale
+        self.offset = offset  # (n_features,) or (1,)
+        self.divisor = divisor  # (n_features,) or (1,)
+        self.n_features = int(n_features)
+        self.global_stats = bool(global_stats)
+        self.task = task
+        self.n_outputs = int(n_outputs)
+        self.class_names = None if class_names is None else list(class_names)
+        self.feature_names = None if feature_names is None else list(feature_names)
+        self.target_names = None if target_names is None else list(target_names)
+
+    @classmethod
+    def fit(cls, X: np.ndarray, scale: str, *, global_stats: bool = False, **facts) -> Preprocessor:
+        """Fit the statistics of `scale` on X (n, n_features): the training split only."""
+        if X.ndim != 2 or len(X) == 0:
+            raise DataError(f"cannot fit scaling on features of shape {X.shape}")
+        width = 1 if global_stats else X.shape[1]
+        if scale == "minmax":
+            low, high = _extremes(X, global_stats)
+            offset, divisor = low, high - low
+        elif scale == "standard":
+            offset, divisor = _moments(X, global_stats)
+        else:
+            offset, divisor = np.zeros(width), np.ones(width)
+        divisor = np.where(divisor > 0, divisor, 1.0)  # constant feature: centred, not scaled
+        return cls(scale, offset, divisor, X.shape[1], global_stats=global_stats, **facts)
+
+    def check_width(self, X: np.ndarray, source: str) -> None:
+        """Raise DataError unless X is (n, n_features) for this model."""
+        if X.ndim != 2 or X.shape[1] != self.n_features:
+            got = X.shape[1] if X.ndim == 2 else f"shape {X.shape}, not 2-D"
+            raise DataError(
+                f"has {got} feature columns, the model expects {self.n_features}", path=source
+            )
+
+    def transform(
+        self, X: np.ndarray, dtype: Any = np.float32, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Scaled features of a batch X (batch, n_features) as a new (or `out`) float array."""
+        self.check_width(X, "features")
+        if out is None:
+            out = np.empty(X.shape, dtype=dtype)
+        elif out.shape != X.shape:
+            raise ValueError(f"out has shape {out.shape}, expected {X.shape}")
+        if self.scale == "none":
+            np.copyto(out, X, casting="unsafe")
+            return out
+        np.subtract(X, self.offset.astype(out.dtype), out=out, casting="unsafe")
+        np.divide(out, self.divisor.astype(out.dtype), out=out)
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to rebuild it; statistics as float64 arrays under "arrays"."""
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "scale": self.scale,
+            "global_stats": self.global_stats,
+            "n_features": self.n_features,
+            "task": self.task,
+            "n_outputs": self.n_outputs,
+            "class_names": self.class_names,
+            "feature_names": self.feature_names,
+            "target_names": self.target_names,
+            "arrays": {"offset": self.offset.copy(), "divisor": self.divisor.copy()},
+        }
+
+    @classmethod
+    def from_state_dict(cls, state: dict[str, Any]) -> Preprocessor:
+        """The exact inverse of `state_dict`; strict about format, version and keys."""
+        if not isinstance(state, dict) or state.get("format") != FORMAT:
+            raise DataError("the saved preprocessor is not an mlptrain preprocessor state")
+        if state.get("version") != VERSION:
+            raise DataError(
+                f"the saved preprocessor has version {state.get('version')!r}; this mlptrain "
+                f"reads version {VERSION}"
+            )
+        if set(state) != set(_META_KEYS):
+            missing = sorted(set(_META_KEYS) - set(state))
+            extra = sorted(set(state) - set(_META_KEYS))
+            raise DataError(f"the saved preprocessor state has missing keys {missing} / unknown {extra}")
+        arrays = state["arrays"]
+        try:
+            return cls(
+                state["scale"], arrays["offset"], arrays["divisor"], state["n_features"],
+                global_stats=state["global_stats"], task=state["task"],
+                n_outputs=state["n_outputs"], class_names=state["class_names"],
+                feature_names=state["feature_names"], target_names=state["target_names"],
+            )
+        except (KeyError, ValueError, TypeError) as err:
+            raise DataError(f"the saved preprocessor state is invalid: {err}") from None
+
+    def __repr__(self) -> str:
+        kind = "global" if self.global_stats else "per-feature"
+        return f"Preprocessor({self.scale}, {kind}, n_features={self.n_features}, task={self.task})"

@@ -1,0 +1,241 @@
+"""Targets: which task they are (when `data.task` is auto) and their encoding per task.
+
+Resolution of `task: auto` for files (synthetic and image sets know their task):
+
+1. the loss decides when it is set: mse / mae / huber -> regression, cross_entropy ->
+   classification, binary_cross_entropy -> multilabel (one sigmoid unit per target column);
+2. with `loss: auto`, the targets decide: one column of strings, or of integers with at most
+   100 distinct values -> classification; several columns all 0/1 -> multilabel; else regression.
+
+Encodings (what `Split.y` holds):
+
+- classification: int64 class ids (n,). String labels map to ids in sorted order and keep
+  their names; integer labels are the ids themselves (>= 0; the number of classes is the
+  largest label + 1).
+- multilabel: float32 0/1 (n, k). A single column with two distinct values (strings or
+  numbers other than 0/1) maps them in sorted order to 0/1 and keeps their names: that is
+  binary classification with one sigmoid unit (binary_cross_entropy, logistic neuron).
+- regression: float32 (n, k).
+
+A classification task with `loss: binary_cross_entropy` and exactly two classes becomes that
+same one-unit binary encoding (bundle.task reports "multilabel", n_outputs 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlptrain.data.dataset import RawData
+from mlptrain.errors import DataError
+
+MAX_AUTO_CLASSES = 100
+MAX_CLASS_ID = 10_000
+REGRESSION_LOSSES = ("mse", "mae", "huber")
+TASK_FOR_LOSS = {"cross_entropy": "classification", "binary_cross_entropy": "multilabel"}
+
+
+@dataclass
+class Encoded:
+    """Encoded targets of every split, with the task and output layout they imply."""
+
+    task: str
+    n_outputs: int
+    class_names: list[str] | None
+    y: dict[str, np.ndarray]
+
+
+def _columns(y: np.ndarray) -> np.ndarray:
+    return y[:, None] if y.ndim == 1 else y  # (n, k)
+
+
+def _column_name(raw: RawData, j: int) -> str:
+    return repr(raw.target_names[j]) if raw.target_names else f"target {j}"
+
+
+def resolve_task(task: str, loss_kind: str, train: RawData) -> str:
+    """The task of the targets of `train` (see the module docstring)."""
+    if task != "auto":
+        return task
+    if loss_kind in REGRESSION_LOSSES:
+        return "regression"
+    if loss_kind in TASK_FOR_LOSS:
+        return TASK_FOR_LOSS[loss_kind]
+    y = _columns(train.y)
+    if y.dtype.kind == "U":
+        return "classification" if y.shape[1] == 1 else "regression"
+    if y.shape[1] > 1:
+        return "multilabel" if np.isin(y, (0, 1)).all() else "regression"
+    finite = y[np.isfinite(y)]
+    integral = np.array_equal(finite, np.round(finite))
+    if integral and len(np.unique(finite)) <= MAX_AUTO_CLASSES:
+        return "classification"
+    return "regression"
+
+
+def _first_bad(raw: RawData, bad: np.ndarray) -> tuple[int, int]:
+    i, j = np.argwhere(_columns(bad))[0]
+    return int(i), int(j)
+
+
+def _regression(raw: RawData) -> np.ndarray:
+    y = _columns(raw.y)
+    if y.dtype.kind == "U":
+        bad = np.vectorize(_not_a_number, otypes=[bool])(y)
+        i, j = _first_bad(raw, bad)
+        raise DataError(
+            f"{raw.where(i)}, column {_column_name(raw, j)}: {str(y[i, j])!r} is not a number; "
+            "regression targets must be numeric",
+            path=raw.path,
+        )
+    return y.astype(np.float32)
+
+
+def _not_a_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return True
+    return False
+
+
+def _class_ids(raw: RawData, names: list[str] | None) -> np.ndarray:
+    """Class ids (n,) int64 of one split; `names` maps string labels."""
+    y = _columns(raw.y)
+    if y.shape[1] != 1:
+        raise DataError(
+            f"classification needs one target column, got {y.shape[1]}; several 0/1 "
+            "columns are a multilabel task (data.task: multilabel)",
+            path=raw.path,
+        )
+    y = y[:, 0]
+    if y.dtype.kind == "U":
+        if names is None:
+            raise DataError("holds string labels, but the model's classes are numbered", path=raw.path)
+        order = np.argsort(names)
+        sorted_names = np.asarray(names)[order]
+        pos = np.clip(np.searchsorted(sorted_names, y), 0, len(names) - 1)
+        unknown = sorted_names[pos] != y
+        if unknown.any():
+            i = int(np.argmax(unknown))
+            raise DataError(
+                f"{raw.where(i)}: label {str(y[i])!r} is not one of the training classes "
+                f"({', '.join(names[:10])}{', ...' if len(names) > 10 else ''})",
+                path=raw.path,
+            )
+        return order[pos].astype(np.int64)
+    bad = (y != np.round(y)) | (y < 0) | (y >= MAX_CLASS_ID)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(
+            f"{raw.where(i)}: label {y[i]:g} is out of range; class labels must be integers "
+            f"0..{MAX_CLASS_ID - 1} or strings",
+            path=raw.path,
+        )
+    return y.astype(np.int64)
+
+
+def _classification(
+    raws: dict[str, RawData], class_names: list[str] | None
+) -> tuple[list[str], dict[str, np.ndarray]]:
+    train = raws["train"]
+    strings = _columns(train.y).dtype.kind == "U"
+    if class_names is None and strings:
+        class_names = sorted(set(_columns(train.y)[:, 0].tolist()))
+    ids = {name: _class_ids(raw, class_names if strings else None) for name, raw in raws.items()}
+    if class_names is None:
+        n_classes = max(int(y.max()) + 1 for y in ids.values() if len(y))
+        class_names = [str(i) for i in range(n_classes)]
+    for name, y in ids.items():
+        if len(y) and y.max() >= len(class_names):
+            i = int(np.argmax(y >= len(class_names)))
+            raise DataError(
+                f"{raws[name].where(i)}: label {y[i]} is out of range; the model knows "
+                f"{len(class_names)} classes (0..{len(class_names) - 1})",
+                path=raws[name].path,
+            )
+    if len(np.unique(ids["train"])) < 2 and len(class_names) < 2:
+        raise DataError(
+            f"the training targets hold a single class ({class_names[0]!r}); classification "
+            "needs at least 2",
+            path=train.path,
+        )
+    return class_names, ids
+
+
+def _binary(raws: dict[str, RawData], class_names: list[str] | None) -> tuple[list[str], dict]:
+    """A single column of two distinct values as 0/1 (n, 1) float32, with their names."""
+    train_y = _columns(raws["train"].y)[:, 0]
+    if class_names is None:
+        values = np.unique(train_y)
+        if train_y.dtype.kind != "U" and np.isin(values, (0, 1)).all():
+            class_names = ["0", "1"]
+        elif len(values) == 2:
+            class_names = [str(v) if train_y.dtype.kind == "U" else f"{v:g}" for v in values]
+        else:
+            raise DataError(
+                f"binary targets need two distinct values, the training targets hold "
+                f"{len(values)}; use cross_entropy (softmax) for more classes",
+                path=raws["train"].path,
+            )
+    encoded = {}
+    for name, raw in raws.items():
+        y = _columns(raw.y)[:, 0]
+        text = y if y.dtype.kind == "U" else np.array([f"{v:g}" for v in y], dtype=str)
+        hit = text[:, None] == np.asarray(class_names)[None, :]  # (n, 2)
+        if not hit.any(axis=1).all():
+            i = int(np.argmin(hit.any(axis=1)))
+            raise DataError(
+                f"{raw.where(i)}: label {str(text[i])!r} is neither of the two classes "
+                f"{class_names[0]!r}, {class_names[1]!r}",
+                path=raw.path,
+            )
+        encoded[name] = hit[:, 1:].astype(np.float32)  # (n, 1)
+    return class_names, encoded
+
+
+def _multilabel(raws: dict[str, RawData], class_names: list[str] | None):
+    if _columns(raws["train"].y).shape[1] == 1:
+        return _binary(raws, class_names)
+    encoded = {}
+    for name, raw in raws.items():
+        y = _columns(raw.y)
+        bad = ~np.isin(y, (0, 1)) if y.dtype.kind != "U" else np.ones(y.shape, bool)
+        if bad.any():
+            i, j = _first_bad(raw, bad)
+            raise DataError(
+                f"{raw.where(i)}, column {_column_name(raw, j)}: {y[i, j].item()!r} is not 0 or 1; "
+                "multilabel targets are 0/1 columns",
+                path=raw.path,
+            )
+        encoded[name] = y.astype(np.float32)
+    return None, encoded
+
+
+def encode_targets(
+    raws: dict[str, RawData], task: str, loss_kind: str, class_names: list[str] | None = None
+) -> Encoded:
+    """Encode the targets of every split (`raws["train"]` fixes the label mapping).
+
+    `class_names` is the mapping of an already-fitted preprocessor (eval, predict): labels are
+    then mapped through it, never refitted.
+    """
+    task = resolve_task(task, loss_kind, raws["train"])
+    if task == "regression":
+        y = {name: _regression(raw) for name, raw in raws.items()}
+        return Encoded(task, y["train"].shape[1], None, y)
+    if task == "classification":
+        names, y = _classification(raws, class_names)
+        if loss_kind != "binary_cross_entropy":
+            return Encoded(task, len(names), names, y)
+        if len(names) != 2:
+            raise DataError(
+                f"binary_cross_entropy needs two classes, the targets hold {len(names)}; use "
+                "cross_entropy (softmax) for more",
+                path=raws["train"].path,
+            )
+        y = {name: (ids == 1).astype(np.float32)[:, None] for name, ids in y.items()}
+        return Encoded("multilabel", 1, names, y)
+    names, y = _multilabel(raws, class_names)
+    return Encoded("multilabel", y["train"].shape[1], names, y)
