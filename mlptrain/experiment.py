@@ -1,0 +1,389 @@
+"""One training run end to end: config -> data -> model -> loop -> run directory.
+
+`start_run` creates a new run directory and trains; `resume_run` continues a run directory
+from its last checkpoint with nothing but the directory. Both end by evaluating the `best`
+checkpoint (read back from disk) on the test split and writing `summary.json`.
+"""
+
+from __future__ import annotations
+
+import platform
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mlptrain import __version__
+from mlptrain.builders import (
+    adapt_targets,
+    build_loss,
+    build_model,
+    build_optimizer,
+    build_schedule,
+)
+from mlptrain.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from mlptrain.config import config_to_yaml, validate_config
+from mlptrain.errors import CheckpointError, ConfigError, DivergenceError, RunDirError
+from mlptrain.metrics import evaluate, metric_names
+from mlptrain.rundir import CONFIG_FILE, LAYERS_FILE, SUMMARY_FILE, RunDir, create_run_dir
+from mlptrain.training import StopSignal, Trainer
+
+METRIC_COLUMNS_ORDER = (
+    "epoch", "step", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+    "val_mse", "val_mae", "val_r2", "grad_norm", "epoch_time", "samples_per_sec", "wall_time",
+)
+
+
+@dataclass
+class RunResult:
+    """What a finished (or interrupted) run reports back to the CLI."""
+
+    run_dir: Path
+    status: str
+    summary: dict[str, Any]
+
+    def table(self) -> dict[str, Any]:
+        """The headline numbers for the final summary table."""
+        s = self.summary
+        rows: dict[str, Any] = {"epochs": s["epochs_completed"], "best epoch": s["best_epoch"],
+                                f"best {s['monitor']}": s["best_value"]}
+        rows.update({f"final {k}": v for k, v in s["final"].items() if k in _HEADLINE})
+        rows.update({f"test {k}": v for k, v in (s.get("test") or {}).items()})
+        rows["train time (s)"] = round(s["train_seconds"], 2)
+        return rows
+
+
+_HEADLINE = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_mse", "val_r2")
+
+ObserverFactory = Callable[[int], Any]
+
+
+def rng_streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent seeded generators for the model init, shuffling and dropout."""
+    data, init, shuffle, dropout = np.random.SeedSequence(seed).spawn(4)
+    return {"init": np.random.default_rng(init), "shuffle": np.random.default_rng(shuffle),
+            "dropout": np.random.default_rng(dropout), "data": np.random.default_rng(data)}
+
+
+def prepare(cfg, observer, preprocessor=None):
+    """Load the data and build every training component for `cfg` (not yet trained)."""
+    from mlptrain.data import load_data
+
+    bundle = load_data(cfg.data, seed=cfg.seed, loss_kind=cfg.loss.kind,
+                       progress=getattr(observer, "download_progress", None),
+                       preprocessor=preprocessor)
+    cfg = resolve_against_data(cfg, bundle)
+    bundle = adapt_targets(bundle, cfg.loss.kind)
+    _check_monitors(cfg, bundle)
+    streams = rng_streams(cfg.seed)
+    net = build_model(cfg, bundle)
+    trainer = Trainer(
+        cfg=cfg, bundle=bundle, net=net, loss_fn=build_loss(cfg, bundle),
+        optimizer=build_optimizer(cfg, net), schedule=build_schedule(cfg),
+        shuffle_rng=streams["shuffle"], dropout_rng=streams["dropout"],
+    )
+    return cfg, trainer
+
+
+def resolve_against_data(cfg, bundle):
+    """Fill `data.task` (and the loss and output that depend on it) from the loaded data."""
+    if cfg.data.task != "auto" and cfg.loss.kind != "auto" and cfg.model.output != "auto":
+        return cfg
+    raw = cfg.model_dump(mode="json")
+    raw["data"]["task"] = bundle.task
+    return validate_config(raw, source="config")
+
+
+def _check_monitors(cfg, bundle) -> None:
+    names = metric_names(bundle.task, bundle.val is not None)
+    watched = [("train.checkpoint.monitor", cfg.train.checkpoint.monitor)]
+    if cfg.train.early_stopping is not None:
+        watched.append(("train.early_stopping.monitor", cfg.train.early_stopping.monitor))
+    if cfg.schedule.kind == "plateau":
+        watched.append(("schedule.monitor", cfg.schedule.monitor))
+    for key, name in watched:
+        if name not in names:
+            hint = " (there is no validation split: data.val_fraction is 0)" if (
+                name.startswith("val_") and bundle.val is None) else ""
+            raise ConfigError(f"{key}: {name!r} is not a metric of this run{hint}; "
+                              f"available: {', '.join(names)}")
+
+
+# ---- checkpoints ----------------------------------------------------------------------------
+
+
+def make_checkpointer(run: RunDir, cfg_dict: dict, data_info: dict) -> Callable:
+    """A callable(trainer, tags) that writes one serialized state to every tag's file."""
+
+    def write(trainer: Trainer, tags: set[str]) -> None:
+        checkpoint = trainer_checkpoint(trainer, cfg_dict, data_info)
+        for tag in sorted(tags):
+            try:
+                save_checkpoint(run.checkpoint(tag), checkpoint)
+            except OSError as err:
+                raise RunDirError(
+                    f"could not write checkpoint {tag} ({err.strerror or err}); the previous "
+                    f"{tag} checkpoint is intact",
+                    path=run.checkpoint(tag),
+                ) from None
+        _prune_periodic(run, trainer.cfg.train.checkpoint.keep_last)
+
+    return write
+
+
+def trainer_checkpoint(trainer: Trainer, cfg_dict: dict, data_info: dict) -> Checkpoint:
+    """Everything needed to evaluate, predict with, or resume this run."""
+    tensors = {f"model.{k}": v for k, v in trainer.net.state_arrays().items()}
+    opt_state = trainer.optimizer.state_dict()
+    tensors.update({f"optimizer.{k}": v for k, v in opt_state["arrays"].items()})
+    prep_state = dict(trainer.bundle.preprocessor.state_dict())
+    tensors.update({f"preprocessor.{k}": v for k, v in prep_state.pop("arrays").items()})
+    meta = {
+        "mlptrain_version": __version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": cfg_dict,
+        "model": trainer.net.get_config(),
+        "task": trainer.bundle.task,
+        "class_names": trainer.bundle.class_names,
+        "data": data_info,
+        "preprocessor": prep_state,
+        "optimizer": opt_state["scalars"],
+        "trainer": trainer.state_meta(),
+    }
+    return Checkpoint(tensors=tensors, meta=meta)
+
+
+def _prune_periodic(run: RunDir, keep_last: int) -> None:
+    periodic = sorted(run.checkpoints.glob("epoch-*.safetensors"))
+    for old in periodic[:-keep_last]:
+        old.unlink(missing_ok=True)
+
+
+def saved_preprocessor(checkpoint: Checkpoint, path: Path):
+    """The preprocessor fitted when the checkpoint's run started (never refitted)."""
+    from mlptrain.data import Preprocessor
+    from mlptrain.errors import DataError
+
+    state = checkpoint.meta.get("preprocessor")
+    if not isinstance(state, dict):
+        raise CheckpointError("holds no preprocessor state", path=path)
+    try:
+        return Preprocessor.from_state_dict({**state, "arrays": checkpoint.group("preprocessor")})
+    except DataError as err:
+        raise CheckpointError(err.message, path=path) from None
+
+
+def restore_trainer(trainer: Trainer, checkpoint: Checkpoint, path: Path) -> None:
+    """Load weights, optimizer, schedule, counters and RNG states into `trainer` (strict)."""
+    try:
+        trainer.net.load_state_arrays(checkpoint.group("model"))
+        trainer.optimizer.load_state_dict(
+            {"arrays": checkpoint.group("optimizer"), "scalars": checkpoint.meta["optimizer"]}
+        )
+        trainer.restore_meta(checkpoint.meta["trainer"])
+    except (KeyError, ValueError, TypeError) as err:
+        raise CheckpointError(f"does not match this run's model or state: {err}", path=path) from None
+
+
+# ---- runs -----------------------------------------------------------------------------------
+
+
+def start_run(cfg, argv: list[str] | None = None, observer_factory: ObserverFactory | None = None) -> RunResult:
+    """Create a run directory for `cfg` and train in it."""
+    observer = _make_observer(observer_factory, cfg.train.epochs)
+    cfg, trainer = prepare(cfg, observer)
+    path = create_run_dir(cfg.run.root, cfg.run.name_template, cfg.name, cfg.seed)
+    run = RunDir(path)
+    run.write_text(CONFIG_FILE, config_to_yaml(cfg))
+    run.log(f"started: {' '.join(argv or sys.argv)}")
+    observer.message(f"run directory: {path}")
+    return _train_in(run, cfg, trainer, observer, argv or sys.argv, resumed_from=None)
+
+
+def resume_run(run_dir: str | Path, overrides: list[str] | None = None,
+               observer_factory: ObserverFactory | None = None) -> RunResult:
+    """Continue the run in `run_dir` from its `last` checkpoint, exactly."""
+    from mlptrain.rundir import find_run_checkpoint
+
+    run = RunDir(run_dir)
+    path = find_run_checkpoint(run.path, "last")
+    checkpoint = load_checkpoint(path)
+    raw = checkpoint.meta.get("config")
+    if not isinstance(raw, dict):
+        raise CheckpointError("holds no config", path=path)
+    if overrides:
+        raw = _resume_overrides(raw, overrides)
+    cfg = validate_config(raw, source=str(path))
+    observer = _make_observer(observer_factory, cfg.train.epochs)
+    preprocessor = saved_preprocessor(checkpoint, path)
+    cfg, trainer = prepare(cfg, observer, preprocessor=preprocessor)
+    restore_trainer(trainer, checkpoint, path)
+    if trainer.state.status not in ("running", "interrupted", "completed", "early_stopped"):
+        raise RunDirError(f"cannot resume a run whose status is {trainer.state.status!r}",
+                          path=run.path)
+    run.truncate_history(trainer.state.step)
+    run.remove_stale_temp_files()
+    if overrides:
+        run.write_text(CONFIG_FILE, config_to_yaml(cfg))
+    run.log(f"resumed at epoch {trainer.state.epoch}, step {trainer.state.step}")
+    observer.message(f"resuming {run.path} at epoch {trainer.state.epoch}, step {trainer.state.step}")
+    trainer.state.status = "running"
+    return _train_in(run, cfg, trainer, observer, sys.argv, resumed_from=str(path))
+
+
+def _resume_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Only the epoch budget may change on resume (anything else would break exactness)."""
+    from mlptrain.config import apply_overrides
+
+    applied = apply_overrides(raw, overrides)
+    changed = [".".join(k) for k in applied if k != ("train", "epochs")]
+    if changed:
+        raise ConfigError(f"only train.epochs can be overridden when resuming, not {changed[0]}")
+    return raw
+
+
+def _make_observer(factory: ObserverFactory | None, epochs: int):
+    from mlptrain.training import SilentObserver
+
+    return factory(epochs) if factory is not None else SilentObserver()
+
+
+def _train_in(run: RunDir, cfg, trainer: Trainer, observer, argv, resumed_from) -> RunResult:
+    cfg_dict = cfg.model_dump(mode="json")
+    data_info = trainer.bundle.describe()
+    columns = _metric_columns(trainer)
+    trainer.checkpointer = make_checkpointer(run, cfg_dict, data_info)
+    trainer.recorder = _recorder(run, columns)
+    started = time.time()
+    error: DivergenceError | None = None
+    with _stop_on_sigint() as stop:
+        try:
+            status = trainer.fit(observer, stop)
+        except DivergenceError as err:
+            status, error = "diverged", err
+    if status == "interrupted":
+        run.log(f"interrupted at epoch {trainer.state.epoch}, step {trainer.state.step}")
+    summary = _summary(run, cfg, trainer, status, argv, started, resumed_from)
+    run.write_json(SUMMARY_FILE, summary)
+    run.log(f"finished: {status}")
+    if error is not None:
+        raise error
+    return RunResult(run_dir=run.path, status=status, summary=summary)
+
+
+def _metric_columns(trainer: Trainer) -> list[str]:
+    names = set(metric_names(trainer.bundle.task, trainer.bundle.val is not None))
+    names |= {"epoch", "step", "lr", "grad_norm", "epoch_time", "samples_per_sec", "wall_time"}
+    ordered = [c for c in METRIC_COLUMNS_ORDER if c in names]
+    return ordered + ["best_" + trainer.best.monitor]
+
+
+def _recorder(run: RunDir, columns: list[str]) -> Callable:
+    def record(row: dict[str, Any], layer_stats: dict[str, Any] | None) -> None:
+        run.append_metrics(row, columns)
+        run.log(" ".join(f"{k}={row[k]:.6g}" if isinstance(row[k], float) else f"{k}={row[k]}"
+                         for k in columns if row.get(k) is not None))
+        if layer_stats is not None:
+            run.append_jsonl(LAYERS_FILE, layer_stats)
+
+    return record
+
+
+@contextmanager
+def _stop_on_sigint() -> Iterator[StopSignal]:
+    """First Ctrl-C: stop cleanly at the next step boundary; a second one: stop at once."""
+    stop = StopSignal()
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+    except ValueError:  # not the main thread
+        yield stop
+        return
+
+    def handle(signum, frame):
+        if stop.requested:
+            raise KeyboardInterrupt
+        stop.requested = True
+
+    try:
+        signal.signal(signal.SIGINT, handle)
+    except ValueError:
+        yield stop
+        return
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _summary(run: RunDir, cfg, trainer: Trainer, status: str, argv, started: float,
+             resumed_from: str | None) -> dict[str, Any]:
+    test = None
+    if status in ("completed", "early_stopped", "diverged") and trainer.bundle.test is not None:
+        test = _evaluate_best_on_test(run, trainer)
+    best = trainer.best
+    return {
+        "status": status,
+        "name": cfg.name,
+        "seed": cfg.seed,
+        "epochs_completed": trainer.state.epoch,
+        "steps": trainer.state.step,
+        "monitor": best.monitor,
+        "best_value": best.best,
+        "best_epoch": best.best_epoch,
+        "final": _last_row(run),
+        "test": test,
+        "train_seconds": trainer.state.train_seconds,
+        "wall_seconds": time.time() - started,
+        "data": trainer.bundle.describe(),
+        "n_params": int(trainer.net.params.size),
+        "command": list(argv),
+        "resumed_from": resumed_from,
+        "versions": {
+            "mlptrain": __version__, "numpy": np.__version__, "python": platform.python_version(),
+        },
+        "platform": platform.platform(),
+    }
+
+
+def _evaluate_best_on_test(run: RunDir, trainer: Trainer) -> dict[str, float] | None:
+    """Evaluate the `best` checkpoint, as read back from disk, on the test split."""
+    target = run.checkpoint("best")
+    if not target.exists():
+        return None
+    best = load_checkpoint(target)
+    trainer.net.load_state_arrays(best.group("model"))
+    bundle = trainer.bundle
+    return evaluate(trainer.net, trainer.loss_fn, bundle.preprocessor, bundle.test.X,
+                    bundle.test.y, bundle.task)
+
+
+def _last_row(run: RunDir) -> dict[str, Any]:
+    import csv
+
+    from mlptrain.rundir import METRICS_FILE
+
+    path = run.file(METRICS_FILE)
+    if not path.exists():
+        return {}
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = csv.DictReader(handle)
+        last = None
+        for row in rows:
+            last = row
+    if last is None:
+        return {}
+    return {k: _number(v) for k, v in last.items()}
+
+
+def _number(text: str) -> Any:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return text or None
+    return int(value) if value.is_integer() and "." not in text and "e" not in text else value

@@ -1,0 +1,114 @@
+"""Terminal rendering: the tqdm progress bar, per-epoch lines and summary tables.
+
+With this module and `cli.py`, the only code that writes to the terminal. On a terminal an
+epoch shows a tqdm bar over its batches with the running loss, then one compact line; when
+stdout is not a terminal (CI, nohup, a pipe) each epoch is one plain log line and there is no
+bar. `quiet` prints nothing but errors.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+# Metric names shown on the per-epoch line, in order, with their formats.
+_EPOCH_COLUMNS = (
+    ("train_loss", "loss", "{:.4f}"),
+    ("train_accuracy", "acc", "{:.2%}"),
+    ("val_loss", "val_loss", "{:.4f}"),
+    ("val_accuracy", "val_acc", "{:.2%}"),
+    ("val_mse", "val_mse", "{:.4g}"),
+    ("val_r2", "val_r2", "{:.4f}"),
+    ("lr", "lr", "{:.3g}"),
+    ("epoch_time", "time", "{:.2f}s"),
+)
+
+
+def format_value(value: Any, fmt: str = "{:.4g}") -> str:
+    if value is None or value == "":
+        return "-"
+    try:
+        return fmt.format(value)
+    except (ValueError, TypeError):
+        return str(value)
+
+
+class ConsoleObserver:
+    """Renders training progress; implements `training.Observer`."""
+
+    def __init__(self, console: Console, total_epochs: int, quiet: bool = False):
+        self.console = console
+        self.total_epochs = total_epochs
+        self.quiet = quiet
+        self.interactive = console.is_terminal and not quiet
+        self._bar = None
+        self._done = 0
+        self._epoch = 0
+
+    def epoch_started(self, epoch: int, n_batches: int, start_batch: int) -> None:
+        self._epoch, self._done = epoch, start_batch
+        if self.interactive:
+            from tqdm import tqdm
+
+            self._bar = tqdm(
+                total=n_batches, initial=start_batch, desc=f"epoch {epoch}/{self.total_epochs}",
+                unit="batch", leave=False, dynamic_ncols=True, file=sys.stderr,
+            )
+
+    def batches_done(self, count: int, running_loss: float) -> None:
+        if self._bar is not None:
+            self._bar.update(count - self._done)
+            self._bar.set_postfix_str(f"loss {running_loss:.4f}", refresh=False)
+        self._done = count
+
+    def evaluated(self, row: Mapping[str, Any]) -> None:
+        self._close_bar()
+        if self.quiet:
+            return
+        epoch = row["epoch"]
+        head = f"epoch {epoch:g}/{self.total_epochs}" if isinstance(epoch, float) else (
+            f"epoch {epoch}/{self.total_epochs}"
+        )
+        parts = [head] + [
+            f"{label} {format_value(row[key], fmt)}"
+            for key, label, fmt in _EPOCH_COLUMNS if row.get(key) is not None
+        ]
+        self.console.print("  ".join(parts), highlight=False, soft_wrap=True)
+
+    def message(self, text: str) -> None:
+        self._close_bar()
+        if not self.quiet:
+            self.console.print(text, highlight=False, soft_wrap=True)
+
+    def _close_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+
+def metrics_table(title: str, metrics: Mapping[str, Any]) -> Table:
+    """A two-column table of metric name and value."""
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in metrics.items():
+        if isinstance(value, float):
+            shown = format_value(value, "{:.2%}" if name.endswith("accuracy") else "{:.6g}")
+        else:
+            shown = format_value(value, "{}")
+        table.add_row(name, shown)
+    return table
+
+
+def rows_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    """A table with the given header and already formatted rows."""
+    table = Table(title=title, show_header=True, header_style="bold")
+    for i, column in enumerate(columns):
+        table.add_column(column, justify="left" if i == 0 else "right")
+    for row in rows:
+        table.add_row(*[str(cell) for cell in row])
+    return table

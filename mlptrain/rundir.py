@@ -1,0 +1,161 @@
+"""The run directory: where one training run writes everything it produces.
+
+    runs/<name>-<timestamp>/
+      config.yaml        the resolved config, overrides applied
+      metrics.csv        one row per evaluation (epoch), pandas-friendly
+      layers.jsonl       per-layer statistics, one JSON object per line and epoch
+      checkpoints/       last.safetensors, best.safetensors, epoch-0005.safetensors, ...
+      summary.json       final and best metrics, wall time, versions, command line, seed
+      train.log          the plain-text log of the run
+
+A run directory is created with an exclusive `mkdir`, so an existing run is never
+overwritten; its name comes from a template that cannot leave the output root.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from mlptrain.checkpoint import SUFFIX, write_atomic
+from mlptrain.errors import RunDirError
+
+CONFIG_FILE = "config.yaml"
+METRICS_FILE = "metrics.csv"
+LAYERS_FILE = "layers.jsonl"
+SUMMARY_FILE = "summary.json"
+LOG_FILE = "train.log"
+CHECKPOINT_DIR = "checkpoints"
+
+
+def create_run_dir(root: str | Path, template: str, name: str, seed: int) -> Path:
+    """Create a new, empty run directory under `root`; never reuse an existing one."""
+    root = Path(root)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    folder = template.format(name=name, timestamp=stamp, seed=seed)
+    if not folder or folder in (".", "..") or "/" in folder or os.sep in folder:
+        raise RunDirError(f"run name {folder!r} from template {template!r} is not a folder name")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise RunDirError(f"cannot create the output root: {err.strerror}", path=root) from None
+    for attempt in range(1000):
+        candidate = root / (folder if attempt == 0 else f"{folder}-{attempt}")
+        try:
+            candidate.mkdir()
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise RunDirError(f"cannot create the run directory: {err.strerror}", path=candidate) from None
+        (candidate / CHECKPOINT_DIR).mkdir()
+        return candidate
+    raise RunDirError(f"1000 run directories named {folder}-* already exist", path=root)
+
+
+class RunDir:
+    """Paths and writers of one run directory."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / CHECKPOINT_DIR
+
+    def checkpoint(self, tag: str) -> Path:
+        """`last`, `best` or `epoch-0007` -> its file."""
+        return self.checkpoints / f"{tag}{SUFFIX}"
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def write_text(self, name: str, text: str) -> None:
+        write_atomic(self.file(name), text.encode("utf-8"))
+
+    def write_json(self, name: str, value: Any) -> None:
+        self.write_text(name, json.dumps(value, indent=2, sort_keys=False, default=str) + "\n")
+
+    def append_metrics(self, row: Mapping[str, Any], columns: list[str]) -> None:
+        """Append one row to metrics.csv (the header is written with the first row)."""
+        target = self.file(METRICS_FILE)
+        new = not target.exists() or target.stat().st_size == 0
+        with open(target, "a", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
+            if new:
+                writer.writeheader()
+            writer.writerow({k: _csv_value(row.get(k)) for k in columns})
+
+    def append_jsonl(self, name: str, record: Mapping[str, Any]) -> None:
+        with open(self.file(name), "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record, separators=(",", ":")) + "\n")
+
+    def log(self, line: str) -> None:
+        with open(self.file(LOG_FILE), "a", encoding="utf-8") as handle:
+            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
+    def truncate_history(self, last_step: int) -> None:
+        """Drop metric and layer rows written after optimizer step `last_step` (the step of
+        the checkpoint a run resumes from), and any row a crash left half-written."""
+        metrics = self.file(METRICS_FILE)
+        if metrics.exists():
+            rows = list(csv.DictReader(io.StringIO(metrics.read_text(encoding="utf-8"))))
+            kept = [r for r in rows if None not in r.values() and _step_of(r) <= last_step]
+            out = io.StringIO()
+            if rows:
+                writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
+                writer.writeheader()
+                writer.writerows(kept)
+            write_atomic(metrics, out.getvalue().encode("utf-8"))
+        layers = self.file(LAYERS_FILE)
+        if layers.exists():
+            lines = layers.read_text(encoding="utf-8").splitlines()
+            kept_lines = [ln for ln in lines if _json_step(ln) <= last_step]
+            write_atomic(layers, "".join(ln + "\n" for ln in kept_lines).encode("utf-8"))
+
+    def remove_stale_temp_files(self) -> None:
+        """Delete temp files a killed process left behind (never a complete checkpoint)."""
+        for folder in (self.path, self.checkpoints):
+            for stale in folder.glob(".*.tmp-*"):
+                stale.unlink(missing_ok=True)
+
+
+def _step_of(row: Mapping[str, str]) -> float:
+    try:
+        return float(row.get("step") or "inf")
+    except ValueError:
+        return float("inf")
+
+
+def _json_step(line: str) -> float:
+    """The step of a layers.jsonl line; inf for a line that does not parse (half-written)."""
+    try:
+        return float(json.loads(line).get("step", float("inf")))
+    except (ValueError, AttributeError):
+        return float("inf")
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, float):
+        return repr(value)  # round-trips exactly
+    return "" if value is None else value
+
+
+def find_run_checkpoint(run_dir: str | Path, tag: str) -> Path:
+    """The `tag` checkpoint of a run directory, or a RunDirError saying what is missing."""
+    run = RunDir(run_dir)
+    if not run.path.is_dir():
+        raise RunDirError("no such run directory", path=run.path)
+    target = run.checkpoint(tag)
+    if not target.exists():
+        raise RunDirError(
+            f"holds no {tag} checkpoint ({CHECKPOINT_DIR}/{tag}{SUFFIX} is missing)",
+            path=run.path,
+            hint="the run may have stopped before its first epoch ended",
+        )
+    return target

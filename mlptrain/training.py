@@ -1,0 +1,345 @@
+"""The training loop: shuffled mini-batch SGD with evaluation, monitoring and checkpoints.
+
+For each epoch: reshuffle the training indices with the seeded generator, then for each
+mini-batch: forward, loss, backward, (clip), learning rate from the schedule, optimizer
+step. After each epoch (and every `train.eval_every` steps) evaluate on the validation split,
+record metrics and per-layer statistics, update `best`, early stopping and the plateau
+schedule, and write the `last` checkpoint.
+
+Everything the loop needs to continue exactly where it stopped lives in `LoopState` and the
+RNG/optimizer/schedule states, all of which go into every checkpoint: resuming from any
+checkpoint replays the remaining steps bit for bit. The loop never prints: it reports to an
+`Observer` (see `report.py`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from mlptrain.errors import DivergenceError
+from mlptrain.metrics import evaluate, monitor_mode
+from mlptrain.monitors import EarlyStopping, ImprovementTracker
+
+PROBE_ROWS = 1024  # rows of the fixed batch used for per-layer activation statistics
+
+
+class Observer(Protocol):
+    """What the loop reports; report.py renders it, tests may record it."""
+
+    def epoch_started(self, epoch: int, n_batches: int, start_batch: int) -> None: ...
+    def batches_done(self, count: int, running_loss: float) -> None: ...
+    def evaluated(self, row: dict[str, Any]) -> None: ...
+    def message(self, text: str) -> None: ...
+
+
+class SilentObserver:
+    """An observer that ignores everything (library use, tests)."""
+
+    def epoch_started(self, epoch: int, n_batches: int, start_batch: int) -> None:
+        pass
+
+    def batches_done(self, count: int, running_loss: float) -> None:
+        pass
+
+    def evaluated(self, row: dict[str, Any]) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+
+@dataclass
+class LoopState:
+    """Counters and running sums that, with the RNG states, make a checkpoint resumable."""
+
+    epoch: int = 0  # completed epochs
+    step: int = 0  # optimizer steps taken
+    batch_in_epoch: int = 0  # batches done in the current, unfinished epoch
+    shuffle_state_at_epoch_start: dict | None = None
+    loss_sum: float = 0.0  # sum over the epoch's batches of batch_loss * batch_size
+    correct: int = 0  # correctly classified training samples this epoch
+    seen: int = 0  # training samples seen this epoch
+    grad_norm_sum: float = 0.0
+    first_loss: float | None = None
+    train_seconds: float = 0.0  # wall time spent in training steps, all epochs
+    status: str = "running"
+
+    def reset_epoch_sums(self) -> None:
+        self.loss_sum, self.correct, self.seen, self.grad_norm_sum = 0.0, 0, 0, 0.0
+        self.batch_in_epoch = 0
+
+
+@dataclass
+class StopSignal:
+    """Set by a signal handler (Ctrl-C) to stop at the next step boundary."""
+
+    requested: bool = False
+
+
+@dataclass
+class Trainer:
+    """Owns the model, its optimizer and schedule, the data and the loop state."""
+
+    cfg: Any  # ExperimentConfig
+    bundle: Any  # DataBundle
+    net: Any  # MLP
+    loss_fn: Any
+    optimizer: Any
+    schedule: Any
+    shuffle_rng: np.random.Generator
+    dropout_rng: np.random.Generator
+    state: LoopState = field(default_factory=LoopState)
+    best: ImprovementTracker | None = None
+    early_stopping: EarlyStopping | None = None
+    checkpointer: Any = None  # callable(trainer, tag_set) writing checkpoints
+    recorder: Any = None  # callable(row, layer_stats) persisting metrics
+
+    def __post_init__(self) -> None:
+        ckpt = self.cfg.train.checkpoint
+        if self.best is None:
+            self.best = ImprovementTracker(ckpt.monitor, monitor_mode(ckpt.monitor, ckpt.mode))
+        es = self.cfg.train.early_stopping
+        if self.early_stopping is None and es is not None:
+            self.early_stopping = EarlyStopping(
+                es.monitor, monitor_mode(es.monitor, es.mode), es.patience, es.min_delta
+            )
+        n = self.bundle.train.X.shape[0]
+        batch = self.cfg.train.batch_size
+        self.steps_per_epoch = n // batch if self.cfg.train.drop_last else math.ceil(n / batch)
+        if self.steps_per_epoch == 0:
+            self.steps_per_epoch = 1  # fewer samples than one batch: keep them as one batch
+        self._probe = self.bundle.train.X[:PROBE_ROWS]
+
+    # ---- the loop -------------------------------------------------------------------------
+
+    def fit(self, observer: Observer | None = None, stop: StopSignal | None = None) -> str:
+        """Train until the epoch budget, early stopping, a stop request or divergence.
+
+        Returns the final status: "completed", "early_stopped" or "interrupted".
+        Raises DivergenceError when the loss becomes NaN/inf or explodes.
+        """
+        observer = observer or SilentObserver()
+        stop = stop or StopSignal()
+        epochs = self.cfg.train.epochs
+        while self.state.epoch < epochs:
+            if not self._run_epoch(observer, stop):
+                self.state.status = "interrupted"
+                self.checkpointer(self, {"last"})
+                return self.state.status
+            if self.early_stopping is not None and self.early_stopping.should_stop:
+                self.state.status = "early_stopped"
+                observer.message(
+                    f"early stopping: {self.early_stopping.monitor} has not improved for "
+                    f"{self.early_stopping.patience} evaluations (best "
+                    f"{self.early_stopping.best:.6g})"
+                )
+                return self.state.status
+        self.state.status = "completed"
+        return self.state.status
+
+    def _run_epoch(self, observer: Observer, stop: StopSignal) -> bool:
+        """One epoch (or the rest of one, after a resume). False if stopped midway."""
+        state, cfg = self.state, self.cfg
+        if state.batch_in_epoch == 0:
+            state.shuffle_state_at_epoch_start = self.shuffle_rng.bit_generator.state
+        else:  # resuming mid-epoch: replay the epoch's permutation from its saved start
+            self.shuffle_rng.bit_generator.state = state.shuffle_state_at_epoch_start
+        order = self._epoch_order()
+        observer.epoch_started(state.epoch + 1, self.steps_per_epoch, state.batch_in_epoch)
+        batch = cfg.train.batch_size
+        eval_every = cfg.train.eval_every
+        report_every = max(1, self.steps_per_epoch // 50)
+        started = time.perf_counter()
+        for b in range(state.batch_in_epoch, self.steps_per_epoch):
+            if stop.requested:
+                state.train_seconds += time.perf_counter() - started
+                return False
+            is_last = b == self.steps_per_epoch - 1
+            rows = order[b * batch : (b + 1) * batch]  # (batch,); the last one may be partial
+            self._train_step(rows, keep_previous=is_last)
+            state.batch_in_epoch = b + 1
+            if (b + 1) % report_every == 0 or is_last:
+                observer.batches_done(b + 1, state.loss_sum / max(state.seen, 1))
+            if eval_every and state.step % eval_every == 0 and not is_last:
+                state.train_seconds += time.perf_counter() - started
+                self._evaluate_and_record(observer, epoch_end=False)
+                started = time.perf_counter()
+        state.train_seconds += time.perf_counter() - started
+        epoch_seconds = time.perf_counter() - started
+        state.epoch += 1
+        self._evaluate_and_record(observer, epoch_end=True, epoch_seconds=epoch_seconds)
+        state.reset_epoch_sums()
+        self.checkpointer(self, {"last"} | self._periodic_tags())
+        return True
+
+    def _epoch_order(self) -> np.ndarray:
+        n = self.bundle.train.X.shape[0]
+        if self.cfg.train.shuffle:
+            return self.shuffle_rng.permutation(n)
+        return np.arange(n)
+
+    def _train_step(self, rows: np.ndarray, keep_previous: bool) -> None:
+        """Forward, loss, backward, clip, optimizer step on the training rows `rows`."""
+        net, state = self.net, self.state
+        X = self.bundle.preprocessor.transform(self.bundle.train.X[rows], dtype=net.dtype)
+        y = self.bundle.train.y[rows]
+        logits = net.forward(X, training=True, rng=self.dropout_rng)  # (batch, n_out)
+        if self.bundle.task != "regression":
+            state.correct += count_correct(logits, y, self.bundle.task)
+        loss, dlogits = self.loss_fn.value_and_grad(logits, y)
+        self._check_divergence(loss)
+        net.backward(dlogits)
+        grad_norm = float(np.sqrt(np.dot(net.grads, net.grads)))
+        clip = self.cfg.optimizer.clip_norm
+        if clip is not None and grad_norm > clip:
+            net.grads *= net.grads.dtype.type(clip / (grad_norm + 1e-12))
+        if keep_previous:  # the epoch's last step: keep weights for the update/weight ratio
+            self._previous_params = net.params.copy()
+        lr = self.schedule.lr_at(state.step, self.steps_per_epoch)
+        self.optimizer.step(net.params, net.grads, lr)
+        state.step += 1
+        n = rows.shape[0]
+        state.loss_sum += loss * n
+        state.seen += n
+        state.grad_norm_sum += grad_norm
+
+    def _check_divergence(self, loss: float) -> None:
+        state = self.state
+        if state.first_loss is None:
+            state.first_loss = loss
+        limit = self.cfg.train.divergence_factor * max(state.first_loss, 1e-12)
+        if math.isfinite(loss) and loss <= limit:
+            return
+        state.status = "diverged"
+        lr = self.schedule.lr_at(state.step, self.steps_per_epoch)
+        what = "is not finite" if not math.isfinite(loss) else (
+            f"exploded above {self.cfg.train.divergence_factor:g}x its first value "
+            f"({state.first_loss:.4g})"
+        )
+        best = self.best.best_epoch
+        kept = f"; the best checkpoint (epoch {best}) is kept" if best else ""
+        raise DivergenceError(
+            f"training diverged at epoch {state.epoch + 1}, step {state.step + 1}: loss "
+            f"{loss:.4g} {what} (learning rate {lr:.3g}){kept}",
+            hint=f"lower optimizer.lr (e.g. optimizer.lr={lr / 10:.3g}) or set optimizer.clip_norm",
+        )
+
+    # ---- evaluation, records, monitors ----------------------------------------------------
+
+    def _evaluate_and_record(
+        self, observer: Observer, epoch_end: bool, epoch_seconds: float | None = None
+    ) -> None:
+        row = self._metrics_row(epoch_end, epoch_seconds)
+        layer_stats = self._layer_stats() if epoch_end else None
+        improved = self.best.update(row.get(self.best.monitor), self.state.epoch)
+        if self.early_stopping is not None and epoch_end:
+            self.early_stopping.update(row.get(self.early_stopping.monitor))
+        if epoch_end:
+            self.schedule.end_epoch(row.get(self.cfg.schedule.monitor))
+        row["best_" + self.best.monitor] = self.best.best
+        if self.recorder is not None:
+            self.recorder(row, layer_stats)
+        observer.evaluated(row)
+        if improved:
+            self.checkpointer(self, {"best"})
+
+    def _metrics_row(self, epoch_end: bool, epoch_seconds: float | None) -> dict[str, Any]:
+        state, bundle = self.state, self.bundle
+        seen = max(state.seen, 1)
+        fraction = state.batch_in_epoch / self.steps_per_epoch
+        row: dict[str, Any] = {
+            "epoch": state.epoch if epoch_end else state.epoch + fraction,
+            "step": state.step,
+            "lr": float(self.schedule.lr_at(state.step, self.steps_per_epoch)),
+            "train_loss": state.loss_sum / seen,
+        }
+        if bundle.task != "regression":
+            row["train_accuracy"] = state.correct / seen
+        if bundle.val is not None:
+            result = evaluate(self.net, self.loss_fn, bundle.preprocessor, bundle.val.X,
+                              bundle.val.y, bundle.task)
+            row.update({f"val_{k}": v for k, v in result.items()})
+        row["grad_norm"] = state.grad_norm_sum / max(state.batch_in_epoch, 1)
+        if epoch_seconds is not None:
+            row["epoch_time"] = epoch_seconds
+            row["samples_per_sec"] = state.seen / epoch_seconds if epoch_seconds > 0 else 0.0
+        row["wall_time"] = state.train_seconds
+        return row
+
+    def _layer_stats(self) -> dict[str, Any]:
+        """Per-layer activation, gradient, weight and update statistics (the seeds' checks)."""
+        net = self.net
+        net.forward(self.bundle.preprocessor.transform(self._probe, dtype=net.dtype), training=False)
+        activations = net.activation_stats()
+        norms = net.layer_norms()
+        updates = update_ratios(net, getattr(self, "_previous_params", None))
+        layers = []
+        for i, norm in enumerate(norms):
+            entry = {"layer": i, **norm, "update_ratio": updates[i]}
+            if i < len(activations):
+                entry.update(activations[i])
+            layers.append(entry)
+        return {"epoch": self.state.epoch, "step": self.state.step, "layers": layers}
+
+    def _periodic_tags(self) -> set[str]:
+        every = self.cfg.train.checkpoint.every
+        if every and self.state.epoch % every == 0:
+            return {f"epoch-{self.state.epoch:04d}"}
+        return set()
+
+    # ---- state for checkpoints ------------------------------------------------------------
+
+    def state_meta(self) -> dict[str, Any]:
+        """Everything besides arrays that resuming needs (JSON-able)."""
+        return {
+            "loop": asdict(self.state),
+            "best": self.best.state_dict(),
+            "early_stopping": None if self.early_stopping is None else self.early_stopping.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "rng": {
+                "shuffle": self.shuffle_rng.bit_generator.state,
+                "dropout": self.dropout_rng.bit_generator.state,
+            },
+        }
+
+    def restore_meta(self, meta: dict[str, Any]) -> None:
+        """Inverse of `state_meta`."""
+        self.state = LoopState(**meta["loop"])
+        self.best.load_state_dict(meta["best"])
+        if self.early_stopping is not None and meta.get("early_stopping") is not None:
+            self.early_stopping.load_state_dict(meta["early_stopping"])
+        self.schedule.load_state_dict(meta["schedule"])
+        self.shuffle_rng.bit_generator.state = meta["rng"]["shuffle"]
+        self.dropout_rng.bit_generator.state = meta["rng"]["dropout"]
+
+
+def count_correct(logits: np.ndarray, y: np.ndarray, task: str) -> int:
+    """Correct predictions from logits: argmax (or logit >= 0 for a single sigmoid unit);
+    a multi-label row counts when every label is right. Monotone outputs make logits enough."""
+    if task == "multilabel":
+        return int(np.sum(np.all((logits >= 0) == (y >= 0.5), axis=1)))
+    if logits.shape[1] == 1:
+        target = y.reshape(-1) >= 0.5 if y.dtype.kind == "f" else y.reshape(-1)
+        return int(np.sum((logits[:, 0] >= 0) == target))
+    target = y if y.ndim == 1 else np.argmax(y, axis=1)
+    return int(np.sum(np.argmax(logits, axis=1) == target))
+
+
+def update_ratios(net, previous: np.ndarray | None) -> list[float | None]:
+    """||W_after - W_before|| / ||W_before|| per dense weight over the epoch's last step."""
+    weights = [v for k, v in net.parameters().items() if k.endswith(".weight") and ".bn." not in k]
+    if previous is None:
+        return [None] * len(weights)
+    base = net.params.__array_interface__["data"][0]
+    ratios = []
+    for w in weights:
+        start = (w.__array_interface__["data"][0] - base) // w.itemsize
+        before = previous[start : start + w.size].reshape(w.shape)
+        norm = float(np.linalg.norm(before))
+        ratios.append(float(np.linalg.norm(w - before)) / norm if norm > 0 else None)
+    return ratios
