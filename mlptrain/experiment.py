@@ -80,7 +80,7 @@ def prepare(cfg, observer, preprocessor=None):
                        preprocessor=preprocessor)
     cfg = resolve_against_data(cfg, bundle)
     bundle = adapt_targets(bundle, cfg.loss.kind)
-    _check_monitors(cfg, bundle)
+    _check_monitors(cfg, bundle, observer)
     streams = rng_streams(cfg.seed)
     net = build_model(cfg, bundle)
     trainer = Trainer(
@@ -100,18 +100,23 @@ def resolve_against_data(cfg, bundle):
     return validate_config(raw, source="config")
 
 
-def _check_monitors(cfg, bundle) -> None:
+def _check_monitors(cfg, bundle, observer) -> None:
+    """Every monitored metric must exist; with no validation split, val_X falls back to
+    train_X (training on all the data, e.g. MNIST's 60,000 images, is a valid choice)."""
     names = metric_names(bundle.task, bundle.val is not None)
-    watched = [("train.checkpoint.monitor", cfg.train.checkpoint.monitor)]
+    watched = [("train.checkpoint", cfg.train.checkpoint)]
     if cfg.train.early_stopping is not None:
-        watched.append(("train.early_stopping.monitor", cfg.train.early_stopping.monitor))
+        watched.append(("train.early_stopping", cfg.train.early_stopping))
     if cfg.schedule.kind == "plateau":
-        watched.append(("schedule.monitor", cfg.schedule.monitor))
-    for key, name in watched:
-        if name not in names:
-            hint = " (there is no validation split: data.val_fraction is 0)" if (
-                name.startswith("val_") and bundle.val is None) else ""
-            raise ConfigError(f"{key}: {name!r} is not a metric of this run{hint}; "
+        watched.append(("schedule", cfg.schedule))
+    for key, section in watched:
+        name = section.monitor
+        fallback = "train_" + name[4:] if name.startswith("val_") else None
+        if name not in names and bundle.val is None and fallback in names:
+            observer.message(f"no validation split: {key}.monitor uses {fallback} instead of {name}")
+            section.monitor = fallback
+        elif name not in names:
+            raise ConfigError(f"{key}.monitor: {name!r} is not a metric of this run; "
                               f"available: {', '.join(names)}")
 
 

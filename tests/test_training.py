@@ -369,3 +369,20 @@ def test_spiral_default_reaches_97_percent_and_a_linear_model_does_not(tmp_path)
     assert best_mlp >= 0.97
     assert mlp.summary["test"]["accuracy"] >= 0.95
     assert best_linear < 0.70
+
+
+def test_without_a_validation_split_monitors_fall_back_to_training_metrics(tmp_path):
+    cfg = small_config(tmp_path, data={"val_fraction": 0.0},
+                       train={"early_stopping": {"monitor": "val_loss", "patience": 3}})
+    result = start_run(validate_config(cfg))
+    assert result.summary["monitor"] == "train_loss"
+    assert "val_loss" not in metrics_rows(result.run_dir)[0]
+    assert result.summary["test"] is not None
+
+
+def test_a_monitor_that_is_not_a_metric_is_a_config_error(tmp_path):
+    from mlptrain.errors import ConfigError
+
+    cfg = small_config(tmp_path, train={"checkpoint": {"monitor": "val_r2"}})
+    with pytest.raises(ConfigError, match="'val_r2' is not a metric of this run"):
+        start_run(validate_config(cfg))
