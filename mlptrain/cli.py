@@ -21,7 +21,6 @@ from mlptrain.cli_tools import register_tools
 
 app = typer.Typer(
     name="mlptrain",
-    help="Train multi-layer perceptrons from YAML configs on a hand-written NumPy backprop core.",
     epilog="Example: mlptrain train configs/spiral.yaml optimizer.lr=0.01",
     no_args_is_help=True,
     add_completion=False,
