@@ -1,0 +1,162 @@
+"""Training curves of one or more run directories as one PNG (matplotlib, Agg backend).
+
+Six panels over epochs: loss (train solid, validation dashed), accuracy (or validation MSE
+and R² for regression), learning rate, and from layers.jsonl per-layer gradient norms, activation
+std and weight norms. Several runs overlay their curves, one color per run. matplotlib is the
+optional `plot` extra: without it `PlotUnavailable` says how to install it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from mlptrain.errors import RunDirError, UserError
+
+INSTALL_HINT = "pip install 'mlptrain[plot]'"
+
+
+class PlotUnavailable(UserError):
+    """matplotlib is not installed."""
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise PlotUnavailable("plotting needs matplotlib, which is not installed",
+                              hint=INSTALL_HINT) from None
+    return plt
+
+
+def read_history(run_dir: str | Path) -> dict[str, Any]:
+    """metrics.csv as columns of floats (epoch-end rows only) and layers.jsonl as records."""
+    from mlptrain.rundir import LAYERS_FILE, METRICS_FILE
+
+    run = Path(run_dir)
+    if not run.is_dir():
+        raise RunDirError("no such run directory", path=run)
+    metrics = run / METRICS_FILE
+    if not metrics.exists():
+        raise RunDirError(f"holds no {METRICS_FILE} (not a run directory, or no epoch ended)",
+                          path=run)
+    with open(metrics, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows:
+        raise RunDirError(f"its {METRICS_FILE} holds no rows yet", path=run)
+    columns = {key: [_float(r.get(key)) for r in rows] for key in rows[0]}
+    layers = []
+    path = run / LAYERS_FILE
+    if path.exists():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                try:
+                    layers.append(json.loads(line))
+                except ValueError:
+                    continue  # a line cut by a crash
+    return {"name": run.name, "metrics": columns, "layers": layers}
+
+
+def _float(text: str | None) -> float:
+    try:
+        return float(text) if text not in (None, "") else float("nan")
+    except ValueError:
+        return float("nan")
+
+
+def plot_runs(run_dirs: list[str | Path], out: str | Path) -> Path:
+    """Draw the runs' curves into one PNG at `out` (written atomically)."""
+    from mlptrain.checkpoint import write_atomic
+
+    plt = _pyplot()
+    if not run_dirs:
+        raise UserError("give at least one run directory")
+    histories = [read_history(r) for r in run_dirs]
+    fig, axes = plt.subplots(2, 3, figsize=(16, 9), constrained_layout=True)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, history in enumerate(histories):
+        color = colors[i % len(colors)]
+        _curves(axes[0], history, color, several=len(histories) > 1)
+        _layer_curves(axes[1], history, colors, i, several=len(histories) > 1)
+    titles = ["loss", _quality_title(histories), "learning rate", "gradient norm per layer",
+              "activation std per layer", "weight norm per layer"]
+    for ax, title in zip(axes.flat, titles, strict=True):
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize="small")
+    for ax in (axes[1][0], axes[1][2]):
+        if ax.lines:
+            ax.set_yscale("log")
+    fig.suptitle(", ".join(h["name"] for h in histories))
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=100)
+    plt.close(fig)
+    out = Path(out)
+    write_atomic(out, buffer.getvalue())
+    return out
+
+
+def _quality_title(histories) -> str:
+    regression = all("train_accuracy" not in h["metrics"] for h in histories)
+    return "validation MSE and R²" if regression else "accuracy"
+
+
+def _label(history, what: str, several: bool) -> str:
+    return f"{history['name']}: {what}" if several else what
+
+
+def _curves(row, history, color: str, several: bool) -> None:
+    m = history["metrics"]
+    epochs = m["epoch"]
+    loss_ax, quality_ax, lr_ax = row
+    for key, style in (("train_loss", "-"), ("val_loss", "--")):
+        if key in m:
+            loss_ax.plot(epochs, m[key], style, color=color, label=_label(history, key, several))
+    if "train_accuracy" in m:
+        for key, style in (("train_accuracy", "-"), ("val_accuracy", "--")):
+            if key in m:
+                quality_ax.plot(epochs, m[key], style, color=color,
+                                label=_label(history, key, several))
+    else:
+        for key, style in (("val_mse", "--"), ("val_r2", ":")):
+            if key in m:
+                quality_ax.plot(epochs, m[key], style, color=color,
+                                label=_label(history, key, several))
+    if "lr" in m:
+        lr_ax.plot(epochs, m["lr"], color=color, label=_label(history, "lr", several))
+
+
+_LAYER_STYLES = ("-", "--", ":", "-.")
+
+
+def _layer_curves(row, history, colors: list[str], run: int, several: bool) -> None:
+    """One run: a color per layer. Several runs: a color per run, a line style per layer."""
+    records = history["layers"]
+    if not records:
+        return
+    epochs = [r["epoch"] for r in records]
+    n_layers = max(len(r["layers"]) for r in records)
+    for j in range(n_layers):
+        style = _LAYER_STYLES[j % len(_LAYER_STYLES)] if several else "-"
+        color = colors[(run if several else j) % len(colors)]
+        for ax, key in zip(row, ("grad_norm", "std", "weight_norm"), strict=True):
+            values = [_layer_value(r, j, key) for r in records]
+            if all(v != v for v in values):  # all NaN: the output layer has no activation std
+                continue
+            ax.plot(epochs, values, style, color=color, alpha=0.9,
+                    label=_label(history, f"layer {j}", several))
+
+
+def _layer_value(record, j: int, key: str) -> float:
+    layers = record["layers"]
+    if j >= len(layers) or layers[j].get(key) is None:
+        return float("nan")
+    return float(layers[j][key])

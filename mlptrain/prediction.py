@@ -1,0 +1,88 @@
+"""Predictions of a saved model on a features file, as CSV text.
+
+The input (CSV, NPZ or IDX; see `data.load_features`) goes through the checkpoint's own
+preprocessing, never refitted, and must have the model's number of feature columns. Output
+columns, one row per input row:
+
+- classification: ``prediction`` (the class name, or its id with ``ids=True``), and with
+  ``proba=True`` one ``p_<class>`` column per class (a single sigmoid output p gives
+  ``p_<class 0> = 1 - p`` and ``p_<class 1> = p``);
+- multilabel: one 0/1 column per label (``p >= 0.5``), and ``p_<label>`` with ``proba``;
+- regression: one column per target.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from mlptrain.checkpoint import write_atomic
+
+
+def predict_file(target: str | Path, input_path: str | Path, *, proba: bool = False,
+                 ids: bool = False) -> str:
+    """Predict every row of `input_path` with the checkpoint (or run directory's best)."""
+    from mlptrain.data import load_features
+    from mlptrain.evaluation import load_model
+    from mlptrain.metrics import predict_outputs
+
+    model = load_model(target)
+    X = load_features(input_path, model.cfg.data, model.preprocessor)  # (n, n_features)
+    _, outputs = predict_outputs(model.net, model.preprocessor, X, model.net.dtype)
+    header, columns = prediction_columns(outputs, model.task, model.preprocessor, proba, ids)
+    return to_csv(header, columns)
+
+
+def prediction_columns(outputs: np.ndarray, task: str, preprocessor, proba: bool, ids: bool):
+    """(header, list of (n,) columns) for model outputs (n, n_out)."""
+    from mlptrain.metrics import MULTILABEL_THRESHOLD, predicted_classes
+
+    if task == "regression":
+        names = preprocessor.target_names or _numbered("y", outputs.shape[1])
+        return list(names), [outputs[:, j] for j in range(outputs.shape[1])]
+    if task == "multilabel":
+        names = preprocessor.class_names or _numbered("label", outputs.shape[1])
+        header = list(names)
+        columns = [(outputs[:, j] >= MULTILABEL_THRESHOLD).astype(np.int64)
+                   for j in range(outputs.shape[1])]
+        if proba:
+            header += [f"p_{n}" for n in names]
+            columns += [outputs[:, j] for j in range(outputs.shape[1])]
+        return header, columns
+    probs = np.hstack([1.0 - outputs, outputs]) if outputs.shape[1] == 1 else outputs  # (n, k)
+    names = preprocessor.class_names or _numbered("", probs.shape[1])
+    predicted = predicted_classes(outputs)  # (n,)
+    first = predicted if ids else np.asarray(names, dtype=object)[predicted]
+    header, columns = ["prediction"], [first]
+    if proba:
+        header += [f"p_{n}" for n in names]
+        columns += [probs[:, j] for j in range(probs.shape[1])]
+    return header, columns
+
+
+def _numbered(prefix: str, n: int) -> list[str]:
+    return [f"{prefix}{j}" for j in range(n)]
+
+
+def to_csv(header: list[str], columns: list[np.ndarray]) -> str:
+    """CSV text; floats as their shortest round-tripping digits in their own dtype."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in zip(*columns, strict=True):
+        writer.writerow([_cell(v) for v in row])
+    return out.getvalue()
+
+
+def _cell(value) -> str:
+    if isinstance(value, np.floating):
+        return str(value)  # numpy: the shortest digits that round-trip in its dtype
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def write_predictions(path: str | Path, text: str) -> None:
+    """Write the CSV atomically (the old file or the new one, never half of it)."""
+    write_atomic(Path(path), text.encode("utf-8"))
