@@ -166,7 +166,15 @@ def test_load_features_accepts_files_with_or_without_the_target(tmp_path):
 
 
 def test_load_features_width_mismatch_is_a_clear_error(tmp_path):
+    # 6 columns for a 4-feature model: neither the features alone nor features + target
     pre = Preprocessor.fit(np.zeros((3, 4), np.float32), "none")
     path = _csv(tmp_path, "1,2,3,4,5,6\n", "wide.csv")
-    with pytest.raises(DataError, match="has 5 feature columns, the model expects 4"):
+    with pytest.raises(DataError, match=r"has 6 columns; the model expects 4 feature columns \(or 5 with"):
         load_features(path, data_config(source="csv", path=path), pre)
+
+
+def test_load_features_accepts_a_labelled_file_and_drops_the_target(tmp_path):
+    pre = Preprocessor.fit(np.zeros((3, 2), np.float32), "none")
+    path = _csv(tmp_path, "1,2,0\n3,4,1\n", "labelled.csv")
+    X = load_features(path, data_config(source="csv", path=path), pre)
+    assert X.tolist() == [[1.0, 2.0], [3.0, 4.0]]

@@ -196,7 +196,14 @@ def _csv_features(path: Path, cfg: DataConfig, pre: Preprocessor) -> RawData:
     elif table.width == pre.n_features:
         columns = list(range(table.width))
     else:
-        columns = feature_columns(table, cfg.features, target_columns(table, cfg.target))
+        targets = target_columns(table, cfg.target)
+        if table.width != pre.n_features + len(targets):
+            raise DataError(
+                f"has {table.width} columns; the model expects {pre.n_features} feature "
+                f"columns (or {pre.n_features + len(targets)} with the target column)",
+                path=path,
+            )
+        columns = feature_columns(table, cfg.features, targets)
     X = numeric_columns(table, columns, "feature").astype(np.float32)
     names = None if table.names is None else [table.names[j] for j in columns]
     return RawData(X=X, y=None, path=str(path), rows=table.lines, feature_names=names)
