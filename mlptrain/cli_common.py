@@ -1,7 +1,8 @@
 """What every command of the CLI shares: error handling, consoles, common options.
 
-Library errors become `error: <message>` on stderr and an exit code (2 bad input, 1 a check
-that ran and failed, 130 interrupted, 3 an internal error); `--debug` re-raises instead.
+Library errors become `error: <message>` on stderr and an exit code (2 bad input or an OS
+error such as a full disk, 1 a check that ran and failed, 130 interrupted, 3 an internal
+error); `--debug` re-raises instead.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ def user_errors(debug: bool):
         fail("interrupted", 130)
     except typer.Exit:
         raise
+    except OSError as err:  # the machine, not the code: a full disk, a read-only folder, ...
+        if debug:
+            raise
+        where = f"{err.filename}: " if err.filename else ""
+        fail(_escape(f"{where}{err.strerror or err}"), 2)
     except Exception as err:  # a bug: say so in one line, the traceback is behind --debug
         if debug:
             raise

@@ -192,7 +192,10 @@ def restore_trainer(trainer: Trainer, checkpoint: Checkpoint, path: Path) -> Non
             {"arrays": checkpoint.group("optimizer"), "scalars": checkpoint.meta["optimizer"]}
         )
         trainer.restore_meta(checkpoint.meta["trainer"])
-    except (KeyError, ValueError, TypeError) as err:
+    except KeyError as err:
+        raise CheckpointError(f"is incomplete: its metadata has no {err.args[0]!r} entry",
+                              path=path) from None
+    except (ValueError, TypeError) as err:
         raise CheckpointError(f"does not match this run's model or state: {err}", path=path) from None
 
 
@@ -291,11 +294,18 @@ def _metric_columns(trainer: Trainer) -> list[str]:
 
 def _recorder(run: RunDir, columns: list[str]) -> Callable:
     def record(row: dict[str, Any], layer_stats: dict[str, Any] | None) -> None:
-        run.append_metrics(row, columns)
-        run.log(" ".join(f"{k}={row[k]:.6g}" if isinstance(row[k], float) else f"{k}={row[k]}"
-                         for k in columns if row.get(k) is not None))
-        if layer_stats is not None:
-            run.append_jsonl(LAYERS_FILE, layer_stats)
+        try:
+            run.append_metrics(row, columns)
+            run.log(" ".join(f"{k}={row[k]:.6g}" if isinstance(row[k], float) else f"{k}={row[k]}"
+                             for k in columns if row.get(k) is not None))
+            if layer_stats is not None:
+                run.append_jsonl(LAYERS_FILE, layer_stats)
+        except OSError as err:  # a full disk: the checkpoints already written stay loadable
+            raise RunDirError(
+                f"could not record the metrics of epoch {row.get('epoch')} "
+                f"({err.strerror or err}); the checkpoints written so far are intact",
+                path=run.path,
+            ) from None
 
     return record
 

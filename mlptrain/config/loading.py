@@ -36,6 +36,8 @@ class _StrictLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
         first_line: dict[Any, int] = {}
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base`: merged keys may be overridden; super() flattens them
             key = self.construct_object(key_node, deep=True)
             try:
                 hash(key)
@@ -97,7 +99,13 @@ def parse_yaml(text: str | bytes, source: str) -> tuple[Any, dict[KeyPath, int]]
             raise ConfigError(
                 f"not valid UTF-8 text (byte {err.start}); save the config as UTF-8", path=source
             ) from None
-    loader = _StrictLoader(text)
+    try:
+        loader = _StrictLoader(text)  # the reader rejects control characters right here
+    except yaml.reader.ReaderError as err:
+        char = err.character if isinstance(err.character, int) else ord(err.character)
+        raise ConfigError(
+            f"character #x{char:04x} at position {err.position} is not allowed in YAML", path=source
+        ) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -126,6 +134,8 @@ def _describe_yaml_error(err: yaml.MarkedYAMLError) -> str:
     mark = err.problem_mark or err.context_mark
     where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
     problem = err.problem or err.context or "invalid YAML"
+    if err.context and problem.startswith("but "):  # "but found another document"
+        problem = f"{err.context}, {problem}"
     if "found character '\\t'" in problem or "found character '\\t'" in str(err):
         problem += " (YAML indentation must use spaces, not tabs)"
     if "could not determine a constructor for the tag" in problem:

@@ -12,9 +12,17 @@ identity output and `mse`, a classification source `softmax` and `cross_entropy`
 from __future__ import annotations
 
 import re
+import string
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu")
 OUTPUTS = ("softmax", "sigmoid", "identity")
@@ -84,6 +92,20 @@ class Section(BaseModel):
     """Base of every config section: unknown keys are errors, assignments are validated."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """`epochs: true` is a mistake, not 1 (pydantic's lax mode would take it as 1)."""
+        if isinstance(value, bool) and not _admits_bool(cls.model_fields[info.field_name].annotation):
+            raise ValueError(f"must not be a boolean, got {value!r}")
+        return value
+
+
+def _admits_bool(annotation: Any) -> bool:
+    if annotation is bool or annotation is Any or annotation is True:
+        return True
+    return any(_admits_bool(arg) for arg in getattr(annotation, "__args__", ()))
 
 
 class DataConfig(Section):
@@ -363,15 +385,19 @@ class RunConfig(Section):
     @field_validator("name_template")
     @classmethod
     def _template_stays_inside_root(cls, template: str) -> str:
-        if "/" in template or "\\" in template or ".." in template:
+        if "/" in template or "\\" in template or ".." in template or template in ("", "."):
             raise ValueError(f"must be a single folder name (no '/', '\\' or '..'), got {template!r}")
+        allowed = ", ".join("{" + f + "}" for f in _TEMPLATE_FIELDS)
         try:
-            template.format(**{f: "x" for f in _TEMPLATE_FIELDS})
-        except (KeyError, IndexError, ValueError) as err:
-            raise ValueError(
-                f"unknown field in {template!r} ({err}); allowed: "
-                + ", ".join("{" + f + "}" for f in _TEMPLATE_FIELDS)
-            ) from None
+            fields = list(string.Formatter().parse(template))
+        except ValueError as err:
+            raise ValueError(f"is not a valid template {template!r} ({err})") from None
+        for _, name, spec, conversion in fields:
+            if name is not None and name not in _TEMPLATE_FIELDS:
+                raise ValueError(f"unknown field {{{name}}} in {template!r}; allowed: {allowed}")
+            if spec or conversion:
+                raise ValueError(f"field {{{name}}} in {template!r} may not have a format spec "
+                                 "or conversion")
         return template
 
 

@@ -24,7 +24,11 @@ def _open(path: Path):
         raise DataError("no such file", path=path) from None
     except IsADirectoryError:
         raise DataError("is a directory, expected an .npz file", path=path) from None
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as err:
+    except ValueError as err:
+        if "pickle" in str(err):  # neither zip nor .npy: numpy would try pickle; never here
+            raise DataError("is not a readable .npz archive (not a zip file)", path=path) from None
+        raise DataError(f"is not a readable .npz archive ({err})", path=path) from None
+    except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise DataError(f"is not a readable .npz archive ({err})", path=path) from None
 
 
@@ -45,6 +49,8 @@ def _array(archive, path: Path, key: str, field: str) -> np.ndarray:
                 path=path,
             ) from None
         raise DataError(f"array {key!r} cannot be read ({err})", path=path) from None
+    if not isinstance(array, np.ndarray):  # a member that is not an .npy: np.load gives bytes
+        raise DataError(f"member {key!r} is not an .npy array", path=path)
     if array.dtype.kind not in "biuf" and not (field == "data.y_key" and array.dtype.kind == "U"):
         raise DataError(
             f"array {key!r} has dtype {array.dtype}; expected numbers", path=path
