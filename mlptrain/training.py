@@ -186,7 +186,7 @@ class Trainer:
     def _train_step(self, rows: np.ndarray, keep_previous: bool) -> None:
         """Forward, loss, backward, clip, optimizer step on the training rows `rows`."""
         net, state = self.net, self.state
-        X = self.bundle.preprocessor.transform(self.bundle.train.X[rows], dtype=net.dtype)
+        X = self._batch_features(rows)  # (batch, n_features) in net.dtype, a reused buffer
         y = self.bundle.train.y[rows]
         logits = net.forward(X, training=True, rng=self.dropout_rng)  # (batch, n_out)
         if self.bundle.task != "regression":
@@ -207,6 +207,24 @@ class Trainer:
         state.loss_sum += loss * n
         state.seen += n
         state.grad_norm_sum += grad_norm
+
+    def _batch_features(self, rows: np.ndarray) -> np.ndarray:
+        """The scaled features of the training rows `rows`, without allocating.
+
+        The raw rows (uint8 for images) are gathered into one reused buffer and converted
+        into another, 64-byte aligned, in the network's dtype: per step, only one batch is
+        ever held as floats. Both buffers are overwritten by the next step.
+        """
+        X, n = self.bundle.train.X, rows.shape[0]
+        if getattr(self, "_raw_batch", None) is None or self._raw_batch.shape[0] < n:
+            from mlptrain.nn.network import aligned_empty
+
+            self._raw_batch = np.empty((n, X.shape[1]), X.dtype)  # (batch, n_features) raw
+            self._float_batch = aligned_empty(n * X.shape[1], self.net.dtype).reshape(n, -1)
+        raw = self._raw_batch[:n]
+        np.take(X, rows, axis=0, out=raw, mode="clip")  # rows are a permutation's: in range
+        return self.bundle.preprocessor.transform(raw, dtype=self.net.dtype,
+                                                  out=self._float_batch[:n])
 
     def _check_divergence(self, loss: float) -> None:
         state = self.state

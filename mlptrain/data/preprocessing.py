@@ -124,16 +124,22 @@ class Preprocessor:
     def transform(
         self, X: np.ndarray, dtype: Any = np.float32, out: np.ndarray | None = None
     ) -> np.ndarray:
-        """Scaled features of a batch X (batch, n_features) as a new (or `out`) float array."""
+        """Scaled features of a batch X (batch, n_features) as a new (or `out`) float array.
+
+        The raw values are first cast into `out` (a plain conversion loop, much faster than a
+        mixed uint8/float ufunc), then scaled in place in `out`'s dtype (float32 stays
+        float32). A zero offset (minmax of images: x / 255) skips the subtraction; x - 0 == x.
+        """
         self.check_width(X, "features")
         if out is None:
             out = np.empty(X.shape, dtype=dtype)
         elif out.shape != X.shape:
             raise ValueError(f"out has shape {out.shape}, expected {X.shape}")
+        np.copyto(out, X, casting="unsafe")  # (batch, n_features)
         if self.scale == "none":
-            np.copyto(out, X, casting="unsafe")
             return out
-        np.subtract(X, self.offset.astype(out.dtype), out=out, casting="unsafe")
+        if self.offset.any():
+            np.subtract(out, self.offset.astype(out.dtype), out=out)
         np.divide(out, self.divisor.astype(out.dtype), out=out)
         return out
 

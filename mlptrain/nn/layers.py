@@ -39,7 +39,7 @@ class Dense:
     def backward(self, dz: np.ndarray, dx_out: np.ndarray | None = None) -> np.ndarray | None:
         np.matmul(self._x.T, dz, out=self.dW)  # (fan_in, fan_out)
         if self.use_bias:
-            np.sum(dz, axis=0, out=self.db)  # (fan_out,)
+            np.add.reduce(dz, axis=0, out=self.db)  # (fan_out,); np.sum without its wrapper
         if dx_out is None:
             return None
         return np.matmul(dz, self.W.T, out=dx_out)  # (batch, fan_in)

@@ -168,6 +168,8 @@ class CrossEntropy(Loss):
         _check_logits(logits)
         n, k = logits.shape
         y = np.asarray(y)
+        if y.ndim == 1 and sample_weight is None and self.class_weight is None:
+            return self._plain(logits, _as_indices(y, k), grad)
         e = grad if grad is not None else np.empty_like(logits)  # (n, k) work buffer
         np.subtract(logits, logits.max(axis=1, keepdims=True), out=e)  # shifted logits <= 0
         if y.ndim == 1:
@@ -209,6 +211,26 @@ class CrossEntropy(Loss):
                 e *= 1.0 / total
             else:
                 e *= (w / w.dtype.type(total))[:, None]
+        return value
+
+
+    def _plain(self, logits, idx, grad):
+        """The training loop's case, class ids (n,) without weights, in fewer array ops; the
+        same arithmetic as the general path: ``L = mean(lse(z) - z_y)``, grad ``(p - y) / n``."""
+        n = logits.shape[0]
+        e = grad if grad is not None else np.empty_like(logits)  # (n, k) work buffer
+        np.subtract(logits, np.maximum.reduce(logits, axis=1, keepdims=True), out=e)
+        rows = np.arange(n)
+        picked = e[rows, idx]  # (n,) shifted logit of the true class
+        np.exp(e, out=e)
+        s = np.add.reduce(e, axis=1)  # (n,) in [1, k]
+        per = np.log(s)
+        per -= picked  # (n,) per-sample loss
+        value = float(np.add.reduce(per)) / n
+        if grad is not None:
+            e /= s[:, None]  # p
+            e[rows, idx] -= 1.0
+            e *= 1.0 / n
         return value
 
 

@@ -58,7 +58,7 @@ _CONFIG_KEYS = (
 )
 
 
-def _aligned_empty(n: int, dtype) -> np.ndarray:
+def aligned_empty(n: int, dtype) -> np.ndarray:
     """A 1-D array of ``n`` elements whose data starts on a 64-byte boundary."""
     dtype = np.dtype(dtype)
     raw = np.empty(n + _ALIGN // dtype.itemsize, dtype)
@@ -150,8 +150,8 @@ class MLP:
                   (f"layers.{L}.bias", (self.layer_sizes[-1],), False)]
         sizes = [int(np.prod(s)) for _, s, _ in specs]
         total = sum(sizes)
-        self.params = _aligned_empty(total, self.dtype)
-        self.grads = _aligned_empty(total, self.dtype)
+        self.params = aligned_empty(total, self.dtype)
+        self.grads = aligned_empty(total, self.dtype)
         self.grads[:] = 0
         self.decay_mask = np.zeros(total, self.dtype)
         self._p, self._g, off = {}, {}, 0

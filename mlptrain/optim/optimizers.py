@@ -158,6 +158,8 @@ class SGD(Optimizer):
         self._buffers = ("momentum_buffer",) if self.momentum > 0 else ()
 
     def _update(self, p, grads, lr):
+        # Each line below is one pass over the flat vector (memory-bound at MLP sizes), so
+        # the rule is written with as few passes as it needs: 4 for plain momentum.
         g = self._decayed_grad(p, grads)
         if self.momentum > 0:
             buf = self.state["momentum_buffer"]
@@ -165,8 +167,11 @@ class SGD(Optimizer):
                 np.copyto(buf, g)
             else:
                 buf *= self.momentum
-                np.multiply(g, 1.0 - self.dampening, out=self._tmp)
-                buf += self._tmp
+                if self.dampening:
+                    np.multiply(g, 1.0 - self.dampening, out=self._tmp)
+                    buf += self._tmp
+                else:
+                    buf += g
             if self.nesterov:
                 np.multiply(buf, self.momentum, out=self._tmp)
                 self._tmp += g

@@ -1,0 +1,275 @@
+"""Benchmark mlptrain against PyTorch and scikit-learn on MNIST 784-256-128-10, one command.
+
+    .venv/bin/python bench/bench.py                       # the default run, under ~10 minutes
+    .venv/bin/python bench/bench.py --quick               # a one-epoch smoke run
+    .venv/bin/python bench/bench.py --epochs 5 --batches 32,128,512 --repeats 3 --threads 2
+
+Each (trainer, batch size) job runs in its own process (``workers.py``) with the same BLAS
+threads; jobs are interleaved (round r runs every job once before round r + 1 starts) so that
+a slow stretch of a noisy machine hits every trainer alike. The first epoch of each job is a
+warm-up and is dropped; the table shows the median seconds per epoch over the remaining epochs
+of all rounds, with the min-max range, and the ratios mlptrain / PyTorch, mlptrain /
+scikit-learn (same optimizer) and GEMM-only bound / mlptrain. It also reports each trainer's
+peak RSS, the wall time of ``mlptrain --help`` and the per-epoch overhead of mlptrain's
+evaluation, per-layer statistics and checkpoints. Results go to bench/results/ (JSON and a
+markdown table); PyTorch and scikit-learn (the ``bench`` extra) are skipped when absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORKER = HERE / "workers.py"
+
+# (job name, worker trainer, optimizer, batch sizes: None = every --batches entry)
+JOBS = [
+    ("mlptrain", "mlptrain", "sgd", None),
+    ("torch", "torch", "sgd", None),
+    ("torch-ftz", "torch-ftz", "sgd", None),
+    ("gemm", "gemm", "sgd", None),
+    ("sklearn", "sklearn", "sgd", [128]),
+    ("mlptrain-adam", "mlptrain", "adam", [128]),
+    ("torch-adam", "torch", "adam", [128]),
+    ("sklearn-adam", "sklearn", "adam", [128]),
+]
+LABELS = {
+    "mlptrain": "mlptrain, sgd momentum 0.9",
+    "torch": "PyTorch CPU, plain loop",
+    "torch-ftz": "PyTorch, flush-denormal on",
+    "sklearn": "scikit-learn MLPClassifier, sgd",
+    "mlptrain-adam": "mlptrain, adam",
+    "torch-adam": "PyTorch plain loop, adam",
+    "sklearn-adam": "scikit-learn MLPClassifier, adam",
+    "gemm": "GEMM-only lower bound (NumPy, 8 GEMMs/step)",
+}
+NEEDS = {"torch": "torch", "torch-ftz": "torch", "torch-adam": "torch",
+         "sklearn": "sklearn", "sklearn-adam": "sklearn"}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="mlptrain vs PyTorch vs scikit-learn on MNIST.")
+    p.add_argument("--epochs", type=int, default=None,
+                   help="measured epochs per job and round, after one warm-up (default 3; quick 1)")
+    p.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 2; quick 1)")
+    p.add_argument("--batches", default=None, help="comma-separated batch sizes (default 32,128,512)")
+    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="BLAS/torch threads")
+    p.add_argument("--trainers", default=None,
+                   help=f"comma-separated subset of: {', '.join(j[0] for j in JOBS)}")
+    p.add_argument("--data", default="/work/shared/data/mnist", help="the MNIST folder (IDX gz)")
+    p.add_argument("--synthetic", type=int, default=0,
+                   help="N random 784-feature samples instead of MNIST (for smoke tests)")
+    p.add_argument("--limit", type=int, default=0, help="train on the first N rows only")
+    p.add_argument("--quick", action="store_true",
+                   help="1 epoch after the warm-up, 1 round, batch 128, 10,000 rows")
+    p.add_argument("--no-startup", action="store_true",
+                   help="skip the start-up timings (mlptrain --help, imports)")
+    p.add_argument("--out", default=str(HERE / "results"), help="where results are written")
+    args = p.parse_args(argv)
+    args.epochs = args.epochs or (1 if args.quick else 3)
+    args.repeats = args.repeats or (1 if args.quick else 2)
+    args.batches = [int(b) for b in (args.batches or ("128" if args.quick else "32,128,512")).split(",")]
+    if args.quick and not args.limit and not args.synthetic:
+        args.limit = 10_000
+    return args
+
+
+def available(job: str) -> bool:
+    module = NEEDS.get(job)
+    return module is None or importlib.util.find_spec(module) is not None
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(threads)
+    return env
+
+
+def run_job(args, trainer: str, optimizer: str, batch: int) -> dict:
+    cmd = [sys.executable, str(WORKER), trainer, "--batch", str(batch),
+           "--epochs", str(args.epochs + 1), "--optimizer", optimizer,
+           "--threads", str(args.threads), "--data", args.data]
+    if args.synthetic:
+        cmd += ["--synthetic", str(args.synthetic)]
+    if args.limit:
+        cmd += ["--limit", str(args.limit)]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=thread_env(args.threads))
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def command_seconds(cmd: list[str], repeats: int) -> float:
+    """Median wall time of a command (a fresh process each time)."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def startup_times(args) -> dict[str, float]:
+    repeats = 3 if args.quick else 7
+    exe = shutil.which("mlptrain", path=str(Path(sys.executable).parent)) or shutil.which("mlptrain")
+    out = {}
+    if exe:
+        out["mlptrain --help"] = command_seconds([exe, "--help"], repeats)
+    for name, stmt in (("import numpy", "import numpy"), ("import torch", "import torch"),
+                       ("import sklearn MLP", "import sklearn.neural_network")):
+        module = stmt.split()[1].split(".")[0]
+        if importlib.util.find_spec(module) is not None:
+            out[name] = command_seconds([sys.executable, "-c", stmt], repeats)
+    out["python -c pass"] = command_seconds([sys.executable, "-c", "pass"], repeats)
+    return out
+
+
+# ---- the table ------------------------------------------------------------------------------
+
+
+def cell(times: list[float] | None) -> str:
+    if not times:
+        return "—"
+    return f"{statistics.median(times):.3f} ({min(times):.2f}–{max(times):.2f})"
+
+
+def ratio(a: list[float] | None, b: list[float] | None, invert: bool = False) -> str:
+    if not a or not b:
+        return "—"
+    value = statistics.median(a) / statistics.median(b)
+    return f"{1 / value:.0%}" if invert else f"{value:.2f}×"
+
+
+def render(results: dict, args, startup: dict) -> str:
+    epochs = results["epochs"]
+    batches = args.batches
+    head = "| trainer | " + " | ".join(f"batch {b}" for b in batches) + " |"
+    lines = [
+        f"MNIST 784-256-128-10 ReLU, softmax cross-entropy, float32, {'/'.join(map(str, results['n_rows']))} "
+        f"training rows; seconds per epoch after a warm-up epoch: median (min–max) of {args.epochs} "
+        f"epochs × {args.repeats} interleaved rounds; {args.threads} BLAS threads; "
+        f"{platform.processor() or platform.machine()}, {results['when']}.",
+        "",
+        head,
+        "| --- |" + " --- |" * len(batches),
+    ]
+    for job, *_ in JOBS:
+        if job in epochs:
+            lines.append(f"| {LABELS[job]} | "
+                         + " | ".join(cell(epochs[job].get(b)) for b in batches) + " |")
+    e = epochs
+    def row(label, fn):
+        lines.append(f"| {label} | " + " | ".join(fn(b) for b in batches) + " |")
+    m = e.get("mlptrain", {})
+    if "torch" in e:
+        row("**mlptrain / PyTorch** (plain loop)", lambda b: ratio(m.get(b), e["torch"].get(b)))
+    if "torch-ftz" in e:
+        row("mlptrain / PyTorch flush-denormal", lambda b: ratio(m.get(b), e["torch-ftz"].get(b)))
+    if "sklearn" in e:
+        row("**mlptrain / scikit-learn**, sgd", lambda b: ratio(m.get(b), e["sklearn"].get(b)))
+    if "sklearn-adam" in e and "mlptrain-adam" in e:
+        row("**mlptrain / scikit-learn**, adam",
+            lambda b: ratio(e["mlptrain-adam"].get(b), e["sklearn-adam"].get(b)))
+    if "torch-adam" in e and "mlptrain-adam" in e:
+        row("mlptrain / PyTorch, adam",
+            lambda b: ratio(e["mlptrain-adam"].get(b), e["torch-adam"].get(b)))
+    if "gemm" in e:
+        row("**fraction of the GEMM-only bound** (bound / mlptrain)",
+            lambda b: ratio(m.get(b), e["gemm"].get(b), invert=True))
+    lines += ["", "| process | peak RSS (MiB, max over jobs) |", "| --- | --- |"]
+    for job, rss in results["peak_rss_mib"].items():
+        lines.append(f"| {LABELS[job]} | {rss:.0f} |")
+    over = results.get("mlptrain_epoch_overhead")
+    if over:
+        lines += ["", "mlptrain per-epoch overhead beyond `epoch_time` (median, as a fraction of "
+                  "epoch_time): evaluation and per-layer statistics "
+                  + ", ".join(f"batch {b}: {e:+.1%}" for b, (e, _) in sorted(over.items()))
+                  + "; writing the checkpoints (last, best) "
+                  + ", ".join(f"batch {b}: {c:+.1%}" for b, (_, c) in sorted(over.items()))]
+    if startup:
+        lines += ["", "| start-up (median wall time of a fresh process) | seconds |", "| --- | --- |"]
+        lines += [f"| `{k}` | {v:.3f} |" for k, v in startup.items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    wanted = set(args.trainers.split(",")) if args.trainers else {j[0] for j in JOBS}
+    unknown = wanted - {j[0] for j in JOBS}
+    if unknown:
+        print(f"unknown trainers: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    jobs = []
+    for name, trainer, optimizer, sizes in JOBS:
+        if name not in wanted:
+            continue
+        if not available(name):
+            print(f"skipping {name}: {NEEDS[name]} is not installed "
+                  "(pip install -e '.[bench]')", file=sys.stderr)
+            continue
+        if sizes is not None:  # single-batch jobs: batch 128, or the middle size asked for
+            sizes = [b for b in sizes if b in args.batches] or [args.batches[len(args.batches) // 2]]
+        for batch in args.batches if sizes is None else sizes:
+            jobs.append((name, trainer, optimizer, batch))
+    epochs: dict[str, dict[int, list[float]]] = {}
+    rss: dict[str, float] = {}
+    overhead: dict[int, list[float]] = {}
+    raw = []
+    started = time.perf_counter()
+    for r in range(args.repeats):
+        for name, trainer, optimizer, batch in jobs:
+            result = run_job(args, trainer, optimizer, batch)
+            raw.append({"job": name, "round": r, **result})
+            measured = result["epoch_times"][1:]  # drop the warm-up epoch
+            epochs.setdefault(name, {}).setdefault(batch, []).extend(measured)
+            rss[name] = max(rss.get(name, 0.0), result["peak_rss_mib"])
+            if name == "mlptrain" and result.get("epoch_walls"):
+                walls, times = result["epoch_walls"][1:], result["epoch_times"][1:]
+                saving = result["epoch_checkpoint_seconds"][1:]
+                overhead.setdefault(batch, []).extend(
+                    ((w - c) / t - 1, c / t) for w, c, t in zip(walls, saving, times, strict=False))
+            print(f"round {r + 1}/{args.repeats}  {name:14s} batch {batch:4d}  "
+                  f"{statistics.median(measured):.3f} s/epoch  peak {result['peak_rss_mib']:.0f} MiB"
+                  f"  [{time.perf_counter() - started:.0f}s]", file=sys.stderr, flush=True)
+    startup = {} if args.no_startup else startup_times(args)
+    n_rows = sorted({r["n_rows"] for r in raw})
+    results = {
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "args": {k: v for k, v in vars(args).items()},
+        "n_rows": n_rows,
+        "epochs": epochs,
+        "peak_rss_mib": rss,
+        "mlptrain_epoch_overhead": {
+            b: (statistics.median(e for e, _ in v), statistics.median(c for _, c in v))
+            for b, v in overhead.items() if v},
+        "startup_seconds": startup,
+        "raw": raw,
+        "python": platform.python_version(),
+        "total_seconds": time.perf_counter() - started,
+    }
+    table = render(results, args, startup)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (out / f"bench-{stamp}.json").write_text(json.dumps(results, indent=1, default=str))
+    (out / f"bench-{stamp}.md").write_text(table)
+    (out / "latest.md").write_text(table)
+    print(table)
+    print(f"written: {out / f'bench-{stamp}.md'} (and .json); total "
+          f"{results['total_seconds']:.0f}s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
