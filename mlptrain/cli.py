@@ -107,7 +107,7 @@ def train(
                 config = None
             if config is not None:
                 raise ConfigError("give either CONFIG or --resume RUN_DIR, not both")
-            _set_threads(threads)
+            _set_threads(threads or _run_threads(resume))
             from mlptrain.experiment import resume_run
 
             result = resume_run(resume, overrides=extra, observer_factory=_observer(quiet))
@@ -125,6 +125,18 @@ def train(
 
             result = start_run(cfg, argv=sys.argv, observer_factory=_observer(quiet))
         _finish_training(result, quiet)
+
+
+def _run_threads(run_dir: Path) -> int | None:
+    """train.threads of the run being resumed, from its resolved config.yaml (read before
+    numpy is imported); None if it cannot be read (resume_run then reports why)."""
+    from mlptrain.config import load_config
+    from mlptrain.errors import MlptrainError
+
+    try:
+        return load_config(run_dir / "config.yaml").train.threads
+    except MlptrainError:
+        return None
 
 
 def _observer(quiet: bool) -> Callable[[int], Any]:

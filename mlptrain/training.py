@@ -154,10 +154,10 @@ class Trainer:
         batch = cfg.train.batch_size
         eval_every = cfg.train.eval_every
         report_every = max(1, self.steps_per_epoch // 50)
-        started = time.perf_counter()
+        clock = _StepClock(state)  # training-step time only: evaluations are not counted
         for b in range(state.batch_in_epoch, self.steps_per_epoch):
             if stop.requested:
-                state.train_seconds += time.perf_counter() - started
+                clock.pause()
                 return False
             is_last = b == self.steps_per_epoch - 1
             rows = order[b * batch : (b + 1) * batch]  # (batch,); the last one may be partial
@@ -166,11 +166,10 @@ class Trainer:
             if (b + 1) % report_every == 0 or is_last:
                 observer.batches_done(b + 1, state.loss_sum / max(state.seen, 1))
             if eval_every and state.step % eval_every == 0 and not is_last:
-                state.train_seconds += time.perf_counter() - started
+                clock.pause()
                 self._evaluate_and_record(observer, epoch_end=False)
-                started = time.perf_counter()
-        state.train_seconds += time.perf_counter() - started
-        epoch_seconds = time.perf_counter() - started
+                clock.resume()
+        epoch_seconds = clock.pause()
         state.epoch += 1
         self._evaluate_and_record(observer, epoch_end=True, epoch_seconds=epoch_seconds)
         state.reset_epoch_sums()
@@ -334,6 +333,24 @@ class Trainer:
         self.schedule.load_state_dict(meta["schedule"])
         self.shuffle_rng.bit_generator.state = meta["rng"]["shuffle"]
         self.dropout_rng.bit_generator.state = meta["rng"]["dropout"]
+
+
+class _StepClock:
+    """Adds the wall time of training steps to `state.train_seconds`, between pauses."""
+
+    def __init__(self, state: LoopState):
+        self.state, self.seconds = state, 0.0
+        self.resume()
+
+    def resume(self) -> None:
+        self._started = time.perf_counter()
+
+    def pause(self) -> float:
+        """Stop counting; return the step time of this epoch so far."""
+        elapsed = time.perf_counter() - self._started
+        self.seconds += elapsed
+        self.state.train_seconds += elapsed
+        return self.seconds
 
 
 def count_correct(logits: np.ndarray, y: np.ndarray, task: str) -> int:

@@ -134,6 +134,10 @@ def test_eval_every_n_steps_adds_fractional_epoch_rows(tmp_path):
     epochs = [float(r["epoch"]) for r in metrics_rows(result.run_dir)]
     assert 1.0 in epochs and 2.0 in epochs
     assert any(0 < e < 1 for e in epochs)
+    # epoch_time counts every training step of its epoch, across mid-epoch evaluations
+    with open(result.run_dir / "metrics.csv", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["epoch_time"]]
+    assert sum(float(r["epoch_time"]) for r in rows) == pytest.approx(float(rows[-1]["wall_time"]))
 
 
 # ---- early stopping and divergence -------------------------------------------------------
@@ -386,3 +390,11 @@ def test_a_monitor_that_is_not_a_metric_is_a_config_error(tmp_path):
     cfg = small_config(tmp_path, train={"checkpoint": {"monitor": "val_r2"}})
     with pytest.raises(ConfigError, match="'val_r2' is not a metric of this run"):
         start_run(validate_config(cfg))
+
+
+def test_resume_takes_blas_threads_from_the_run_config(tmp_path):
+    from mlptrain.cli import _run_threads
+
+    result = start_run(validate_config(small_config(tmp_path, train={"epochs": 1, "threads": 1})))
+    assert _run_threads(result.run_dir) == 1
+    assert _run_threads(tmp_path / "no-such-run") is None
