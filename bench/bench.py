@@ -30,6 +30,11 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+
+
+def _default_data() -> str | None:
+    shared = HERE.parent.parent / "shared" / "data" / "mnist"
+    return str(shared) if shared.is_dir() else None
 WORKER = HERE / "workers.py"
 
 # (job name, worker trainer, optimizer, batch sizes: None = every --batches entry)
@@ -66,7 +71,9 @@ def parse_args(argv):
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="BLAS/torch threads")
     p.add_argument("--trainers", default=None,
                    help=f"comma-separated subset of: {', '.join(j[0] for j in JOBS)}")
-    p.add_argument("--data", default="/work/shared/data/mnist", help="the MNIST folder (IDX gz)")
+    p.add_argument("--data", default=_default_data(),
+                   help="the MNIST folder (IDX, .gz or raw); default ../shared/data/mnist beside "
+                   "the repository if present, else mlptrain's own search path and download cache")
     p.add_argument("--synthetic", type=int, default=0,
                    help="N random 784-feature samples instead of MNIST (for smoke tests)")
     p.add_argument("--limit", type=int, default=0, help="train on the first N rows only")
@@ -99,7 +106,9 @@ def thread_env(threads: int) -> dict[str, str]:
 def run_job(args, trainer: str, optimizer: str, batch: int) -> dict:
     cmd = [sys.executable, str(WORKER), trainer, "--batch", str(batch),
            "--epochs", str(args.epochs + 1), "--optimizer", optimizer,
-           "--threads", str(args.threads), "--data", args.data]
+           "--threads", str(args.threads)]
+    if args.data:
+        cmd += ["--data", args.data]
     if args.synthetic:
         cmd += ["--synthetic", str(args.synthetic)]
     if args.limit:

@@ -240,7 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, required=True, help="including the warm-up epoch")
     parser.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--data", default="/work/shared/data/mnist")
+    parser.add_argument("--data", default=None, help="MNIST folder; none: mlptrain's search path")
     parser.add_argument("--synthetic", type=int, default=0, help="blobs with N samples, not MNIST")
     parser.add_argument("--limit", type=int, default=0, help="use the first N training rows")
     args = parser.parse_args(argv)
