@@ -25,7 +25,7 @@ from mlptrain.errors import DivergenceError
 from mlptrain.metrics import evaluate, monitor_mode
 from mlptrain.monitors import EarlyStopping, ImprovementTracker
 
-PROBE_ROWS = 1024  # rows of the fixed batch used for per-layer activation statistics
+PROBE_ROWS = 1024  # rows of the fixed batch for activation statistics when there is no val split
 
 
 class Observer(Protocol):
@@ -289,9 +289,17 @@ class Trainer:
         return row
 
     def _layer_stats(self) -> dict[str, Any]:
-        """Per-layer activation, gradient, weight and update statistics (the seeds' checks)."""
+        """Per-layer activation, gradient, weight and update statistics (the seeds' checks).
+
+        Activation statistics come from the last eval-mode forward pass: the last batch of the
+        validation pass `_metrics_row` has just made (the same rows every epoch, so no extra
+        forward pass), or a fixed probe batch of training rows when there is no validation
+        split. Gradient norms are those of the epoch's last step.
+        """
         net = self.net
-        net.forward(self.bundle.preprocessor.transform(self._probe, dtype=net.dtype), training=False)
+        if self.bundle.val is None:
+            probe = self.bundle.preprocessor.transform(self._probe, dtype=net.dtype)
+            net.forward(probe, training=False)
         activations = net.activation_stats()
         norms = net.layer_norms()
         updates = update_ratios(net, getattr(self, "_previous_params", None))
