@@ -65,10 +65,14 @@ ObserverFactory = Callable[[int], Any]
 
 
 def rng_streams(seed: int) -> dict[str, np.random.Generator]:
-    """Independent seeded generators for the model init, shuffling and dropout."""
-    data, init, shuffle, dropout = np.random.SeedSequence(seed).spawn(4)
-    return {"init": np.random.default_rng(init), "shuffle": np.random.default_rng(shuffle),
-            "dropout": np.random.default_rng(dropout), "data": np.random.default_rng(data)}
+    """Independent seeded generators for shuffling and dropout.
+
+    They are children 2 and 3 of `SeedSequence(seed)`; the data (splits, synthetic sets) and
+    the weight initialization draw from their own streams of the same seed (data/ and
+    builders.py), so changing one never shifts another.
+    """
+    _, _, shuffle, dropout = np.random.SeedSequence(seed).spawn(4)
+    return {"shuffle": np.random.default_rng(shuffle), "dropout": np.random.default_rng(dropout)}
 
 
 def prepare(cfg, observer, preprocessor=None):

@@ -79,6 +79,14 @@ class ConsoleObserver:
         ]
         self.console.print("  ".join(parts), highlight=False, soft_wrap=True)
 
+    def download_progress(self, total: int | None, desc: str):
+        """A byte-counting bar for one file download (the data layer's `progress` hook)."""
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=f"download {desc}", unit="B", unit_scale=True,
+                    unit_divisor=1024, leave=self.interactive, disable=self.quiet,
+                    mininterval=0.2 if self.interactive else 5.0, file=sys.stderr)
+
     def message(self, text: str) -> None:
         self._close_bar()
         if not self.quiet:

@@ -161,3 +161,25 @@ def test_download_function_replaces_the_destination_only_after_verification(tmp_
         used = download([base + "/missing", base + "/f"], dest, lambda path: None)
     assert used.endswith("/f") and dest.read_bytes() == b"new content"
     assert _leftovers(tmp_path) == ["out.bin"]
+
+
+def test_train_downloads_with_a_progress_bar_through_the_cli(isolated, monkeypatch):
+    from typer.testing import CliRunner
+
+    from mlptrain.cli import app
+
+    files = tiny_set_files()
+    _use_tiny_set(monkeypatch, files)
+    with http_server(_routes(files)) as (base, hits):
+        home = isolated.parent.parent  # the test's tmp_path (the cache is home/cache/mnist)
+        config = home / "tiny.yaml"
+        config.write_text(
+            "data: {source: mnist, mirrors: ['" + base + "/m/'], val_fraction: 0.2}\n"
+            "model: {hidden: [4]}\ntrain: {epochs: 1}\n"
+            f"run: {{root: {home / 'runs'}}}\n"
+        )
+        result = CliRunner().invoke(app, ["train", str(config)])
+    assert result.exit_code == 0, result.output
+    assert len(hits) == 4
+    assert "download train-images-idx3-ubyte" in result.output
+    assert sorted(_leftovers(isolated)) == sorted(f"{n}.gz" for n in files)
