@@ -398,3 +398,19 @@ def test_resume_takes_blas_threads_from_the_run_config(tmp_path):
     result = start_run(validate_config(small_config(tmp_path, train={"epochs": 1, "threads": 1})))
     assert _run_threads(result.run_dir) == 1
     assert _run_threads(tmp_path / "no-such-run") is None
+
+
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason="the shared MNIST copy is not present")
+def test_mnist_config_trains_on_60000_images_and_reaches_98_percent_on_the_test_set(tmp_path):
+    from mlptrain.config import load_config
+
+    cfg = load_config(REPO / "configs/mnist.yaml",
+                      [f"data.path={SHARED_MNIST}", f"run.root={tmp_path}"])
+    result = start_run(cfg)
+    sizes = result.summary["data"]["sizes"]
+    assert sizes["train"] + sizes["val"] == 60_000 and sizes["test"] == 10_000
+    assert result.summary["test"]["accuracy"] >= 0.98
