@@ -41,3 +41,12 @@ def readme_commands() -> list[list[str]]:
 def test_readme_command_exists(command):
     result = CliRunner().invoke(app, [*command, "--help"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("index", range(len(code_blocks("yaml"))))
+def test_readme_yaml_config_is_valid(index):
+    import yaml
+
+    from mlptrain.config import validate_config
+
+    validate_config(yaml.safe_load(code_blocks("yaml")[index]), source="README.md")
