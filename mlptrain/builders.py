@@ -29,6 +29,7 @@ def build_model(cfg, bundle):
     sizes = [bundle.n_features, *model.hidden, output_width(bundle, cfg.loss.kind)]
     return MLP(sizes, activation=activation, output=model.output, init=init,
                bias_init=model.bias_init, dropout=model.dropout, batchnorm=model.batchnorm,
+               input_dropout=model.input_dropout,
                seed=_init_seed(cfg.seed), dtype=model.dtype)
 
 

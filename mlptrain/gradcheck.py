@@ -246,13 +246,13 @@ def random_targets(loss: str, output: str, n: int, width: int, rng: np.random.Ge
 
 def _case(name: str, *, activation="tanh", loss="cross_entropy", output="softmax", hidden=(5, 4),
           n_out=3, batch=8, dropout=0.0, batchnorm=False, class_weight=None, soft=False,
-          weighted=False, seed=0) -> Problem:
+          weighted=False, input_dropout=0.0, seed=0) -> Problem:
     from mlptrain.nn import MLP, get_loss
 
     rng = np.random.default_rng(seed)
     n_in = 4
     net = MLP([n_in, *hidden, n_out], activation=activation, output=output, dropout=dropout,
-              batchnorm=batchnorm, seed=seed, dtype="float64")
+              batchnorm=batchnorm, input_dropout=input_dropout, seed=seed, dtype="float64")
     X = rng.standard_normal((batch, n_in))  # (batch, n_in)
     y = random_targets(loss, output, batch, n_out, rng)
     if soft:
@@ -282,6 +282,7 @@ def builtin_problems() -> list[Problem]:
               output="sigmoid", n_out=1, class_weight=[2.0, 0.5], seed=32),
         _case("sample weights", weighted=True, seed=33),
         _case("dropout 0.3 (fixed mask)", dropout=0.3, seed=34),
+        _case("input dropout 0.2 + dropout 0.5", input_dropout=0.2, dropout=0.5, seed=39),
         _case("batch norm", batchnorm=True, seed=35),
         _case("batch norm + relu + dropout", activation="relu", batchnorm=True, dropout=0.2,
               seed=36),

@@ -228,3 +228,30 @@ def test_layer_norms_and_summaries():
     assert s[0] | {} == {"name": "layers.0", "fan_in": 4, "fan_out": 6, "activation": "relu",
                          "batchnorm": False, "dropout": 0.0, "n_params": 30, "flops": 48}
     assert s[1]["activation"] == "softmax" and sum(r["n_params"] for r in s) == net.n_params
+
+
+def test_input_dropout_gradients_match_finite_differences_with_a_fixed_mask():
+    from nn_helpers import check_gradients
+
+    rng = np.random.default_rng(3)
+    net = MLP([6, 5, 3], activation="tanh", output="softmax", input_dropout=0.4, seed=1,
+              dtype="float64")
+    X, y = rng.standard_normal((7, 6)), rng.integers(0, 3, 7)
+    result = check_gradients(net, X, y, get_loss("cross_entropy", output="softmax"), dropout_seed=5)
+    assert result.max_rel < 1e-6
+    # the mask really drops inputs: the first layer's gradient differs from the undropped one
+    plain = MLP([6, 5, 3], activation="tanh", output="softmax", seed=1, dtype="float64")
+    _, with_drop = net.loss_and_grads(X, y, rng=np.random.default_rng(5))
+    _, without = plain.loss_and_grads(X, y)
+    assert not np.allclose(with_drop["layers.0.weight"], without["layers.0.weight"])
+
+
+def test_input_dropout_is_the_identity_at_eval_and_survives_get_config():
+    net = MLP([4, 3, 2], input_dropout=0.5, seed=2, dtype="float64")
+    plain = MLP([4, 3, 2], seed=2, dtype="float64")
+    X = np.random.default_rng(0).standard_normal((5, 4))
+    assert np.array_equal(net.predict_proba(X), plain.predict_proba(X))
+    again = MLP.from_config(net.get_config())
+    assert again.get_config()["input_dropout"] == 0.5 and again.in_drop is not None
+    with pytest.raises(ValueError, match="dropout must be in"):
+        MLP([4, 2], input_dropout=1.0)

@@ -232,6 +232,9 @@ class ModelConfig(Section):
     dropout: Fraction = Field(
         0.0, description="Inverted-dropout rate after each hidden activation (0 disables)."
     )
+    input_dropout: Fraction = Field(
+        0.0, description="Inverted-dropout rate on the input features (0 disables)."
+    )
     batchnorm: bool = Field(
         False,
         description="Batch normalization after each hidden dense layer, before its activation "

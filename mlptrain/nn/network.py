@@ -2,6 +2,7 @@
 
 Architecture, for ``layer_sizes = [n_in, h_1, ..., h_H, n_out]`` (H >= 0 hidden layers)::
 
+    input:     h = X  ->  [input dropout]
     hidden l:  z = h @ W_l + b_l  ->  [batch norm]  ->  a = act_l(z)  ->  [dropout]  ->  h
     output:    logits = h @ W_H + b_H;   output(logits) = softmax | sigmoid | identity
 
@@ -55,6 +56,7 @@ _ALIGN = 64
 _DTYPES = {"float32": np.float32, "float64": np.float64}
 _CONFIG_KEYS = (
     "layer_sizes", "activation", "output", "init", "bias_init", "dropout", "batchnorm", "seed", "dtype",
+    "input_dropout",
 )
 
 
@@ -99,10 +101,13 @@ class MLP:
         batchnorm: bool (or list per hidden layer); between the dense layer and the activation.
         seed: seed of the Generator drawing the initial weights.
         dtype: ``"float32"`` (default) or ``"float64"``.
+        input_dropout: inverted-dropout probability in [0, 1) on the input features (training
+            only; Hinton et al. use 0.2 with 0.5 on hidden layers).
     """
 
     def __init__(self, layer_sizes, activation="relu", output="softmax", *, init="auto",
-                 bias_init=0.0, dropout=0.0, batchnorm=False, seed=0, dtype="float32"):
+                 bias_init=0.0, dropout=0.0, batchnorm=False, seed=0, dtype="float32",
+                 input_dropout=0.0):
         sizes = list(layer_sizes)
         if len(sizes) < 2 or not all(isinstance(s, (int, np.integer)) and s >= 1 for s in sizes):
             raise ValueError(f"layer_sizes must be >= 2 positive ints, got {layer_sizes!r}")
@@ -126,6 +131,8 @@ class MLP:
             "batchnorm": batchnorm if isinstance(batchnorm, bool) else bns,
             "seed": int(seed), "dtype": str(self.dtype),
         }
+        self.in_drop = Dropout(input_dropout) if float(input_dropout) > 0 else None
+        self._config["input_dropout"] = float(input_dropout)
         self.hidden = [_Hidden(sizes[i], sizes[i + 1], acts[i], drops[i], bns[i]) for i in range(n_hidden)]
         self.out_dense = Dense(sizes[-2], sizes[-1])
         self._allocate()
@@ -207,6 +214,8 @@ class MLP:
                 "dh": np.empty((n, w), dt),
             })
         self._logits = np.empty((n, self.layer_sizes[-1]), dt)
+        if self.in_drop is not None:  # (batch, n_in): the input mask and the dropped input
+            self._in_ws = (np.empty((n, self.layer_sizes[0]), dt), np.empty((n, self.layer_sizes[0]), dt))
         self._ws_rows = n
 
     # ---- forward / backward ----------------------------------------------------------------
@@ -225,6 +234,8 @@ class MLP:
         n = X.shape[0]
         self._workspace(n)
         h = X
+        if training and self.in_drop is not None:  # the first dense layer caches the dropped X
+            h = self.in_drop.forward(X, rng, self._in_ws[0][:n], self._in_ws[1][:n])
         self._acts = []
         for hl, ws in zip(self.hidden, self._ws, strict=True):
             z = hl.dense.forward(h, ws["z"][:n])  # (n, fan_out)
