@@ -24,6 +24,7 @@ import numpy as np
 from mlptrain.errors import DivergenceError
 from mlptrain.metrics import evaluate, monitor_mode
 from mlptrain.monitors import EarlyStopping, ImprovementTracker
+from mlptrain.optim.clipping import clip_grad_norm_, global_norm
 
 PROBE_ROWS = 1024  # rows of the fixed batch for activation statistics when there is no val split
 
@@ -193,10 +194,8 @@ class Trainer:
         loss, dlogits = self.loss_fn.value_and_grad(logits, y)
         self._check_divergence(loss)
         net.backward(dlogits)
-        grad_norm = float(np.sqrt(np.dot(net.grads, net.grads)))
         clip = self.cfg.optimizer.clip_norm
-        if clip is not None and grad_norm > clip:
-            net.grads *= net.grads.dtype.type(clip / (grad_norm + 1e-12))
+        grad_norm = global_norm(net.grads) if clip is None else clip_grad_norm_(net.grads, clip)
         if keep_previous:  # the epoch's last step: keep weights for the update/weight ratio
             self._previous_params = net.params.copy()
         lr = self.schedule.lr_at(state.step, self.steps_per_epoch)

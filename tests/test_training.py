@@ -414,3 +414,20 @@ def test_mnist_config_trains_on_60000_images_and_reaches_98_percent_on_the_test_
     sizes = result.summary["data"]["sizes"]
     assert sizes["train"] + sizes["val"] == 60_000 and sizes["test"] == 10_000
     assert result.summary["test"]["accuracy"] >= 0.98
+
+
+def test_clip_norm_bounds_every_step_and_metrics_report_the_norm_before_clipping(tmp_path):
+    cfg = small_config(tmp_path, model={"dropout": 0.0, "batchnorm": False},
+                       optimizer={"kind": "sgd", "lr": 1.0, "momentum": 0.0, "clip_norm": 1e-3},
+                       train={"epochs": 1, "batch_size": 16})
+    from mlptrain.experiment import prepare
+    from mlptrain.training import SilentObserver
+
+    _, trainer = prepare(validate_config(cfg), SilentObserver())
+    result = start_run(validate_config(cfg))
+    after = tensors(result.run_dir / "checkpoints/last.safetensors")
+    moved = np.sqrt(sum(np.sum((after[f"model.{k}"].astype(np.float64) - v) ** 2)
+                        for k, v in trainer.net.parameters().items()))
+    steps = result.summary["steps"]
+    assert 0 < moved <= steps * 1e-3 * (1 + 1e-4)  # each sgd step moves at most lr * clip_norm
+    assert float(metrics_rows(result.run_dir)[0]["grad_norm"]) > 1e-3
