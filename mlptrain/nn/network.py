@@ -353,6 +353,30 @@ class MLP:
             raise ValueError("MLP config needs 'layer_sizes'")
         return cls(**config)
 
+    # ---- pickling --------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict:
+        """What a pickle (joblib, ``copy.deepcopy``, process pools) carries: the constructor
+        config and the three flat arrays. The per-layer views, workspaces and forward caches
+        are rebuilt by ``__setstate__``: pickled one by one, the views would arrive as copies
+        that no longer share memory with ``params``, and an optimizer updating ``params``
+        would leave the weights ``forward`` reads unchanged."""
+        return {"config": self.get_config(), "params": self.params, "grads": self.grads,
+                "buffers": self._buffer_flat}
+
+    def __setstate__(self, state: dict) -> None:
+        """Rebuild the layout from the config, then copy the arrays in: copying (never
+        adopting) keeps ``params`` 64-byte aligned and writeable when the pickled arrays
+        arrive read-only or unaligned, e.g. memory-mapped by joblib."""
+        self.__init__(**state["config"])
+        for own, saved in ((self.params, state["params"]), (self.grads, state["grads"]),
+                           (self._buffer_flat, state["buffers"])):
+            saved = np.asarray(saved)
+            if saved.shape != own.shape or saved.dtype != own.dtype:
+                raise ValueError(f"pickled MLP array has {saved.shape}/{saved.dtype}, the config "
+                                 f"needs {own.shape}/{own.dtype}")
+            np.copyto(own, saved)
+
     # ---- monitoring ------------------------------------------------------------------------
 
     def _layer_names(self):
