@@ -1,4 +1,4 @@
-"""Typed errors raised by the library; `cli.py` turns them into a message and an exit code.
+"""Typed errors raised by the library; `mlptrain.cli` turns them into a message and an exit code.
 
 Library code never prints or exits. Every error that is the user's input (a config, a data
 file, a checkpoint) is a `UserError` with exit code 2; a check that ran and failed (a gradient

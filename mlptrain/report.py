@@ -1,6 +1,6 @@
 """Terminal rendering: the tqdm progress bar, per-epoch lines and summary tables.
 
-With this module and `cli.py`, the only code that writes to the terminal. On a terminal an
+With this module and `mlptrain.cli`, the only code that writes to the terminal. On a terminal an
 epoch shows a tqdm bar over its batches with the running loss, then one compact line; when
 stdout is not a terminal (CI, nohup, a pipe) each epoch is one plain log line and there is no
 bar. `quiet` prints nothing but errors.

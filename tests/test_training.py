@@ -393,7 +393,7 @@ def test_a_monitor_that_is_not_a_metric_is_a_config_error(tmp_path):
 
 
 def test_resume_takes_blas_threads_from_the_run_config(tmp_path):
-    from mlptrain.cli import _run_threads
+    from mlptrain.cli.train import _run_threads
 
     result = start_run(validate_config(small_config(tmp_path, train={"epochs": 1, "threads": 1})))
     assert _run_threads(result.run_dir) == 1

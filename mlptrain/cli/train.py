@@ -1,10 +1,4 @@
-"""The `mlptrain` command line: parse, call the library, render. The only place that exits.
-
-Library code raises typed errors (`errors.py`); here they become a message of one or two lines
-on stderr and an exit code: 2 for bad input, 1 for a check that ran and failed, 130 for an
-interrupted run. `--debug` shows the traceback instead. Heavy modules (numpy, pydantic, the
-training code) are imported inside the commands so that `mlptrain --help` starts fast.
-"""
+"""`mlptrain train`: train from a config, or continue a run with --resume."""
 
 from __future__ import annotations
 
@@ -16,46 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlptrain.cli_common import Debug, Overrides, SetOption, console, user_errors
-from mlptrain.cli_tools import register_tools
-
-app = typer.Typer(
-    name="mlptrain",
-    epilog="Example: mlptrain train configs/spiral.yaml optimizer.lr=0.01",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-config_app = typer.Typer(
-    help="Show the resolved config or the JSON Schema of configs.",
-    no_args_is_help=True,
-)
-app.add_typer(config_app, name="config")
-register_tools(app)  # eval, gradcheck, predict, inspect, plot
-
-def _version_callback(value: bool) -> None:
-    if value:
-        from mlptrain import __version__
-
-        typer.echo(f"mlptrain {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main_callback(
-    version: Annotated[
-        bool | None,
-        typer.Option("--version", "-V", callback=_version_callback, is_eager=True,
-                     help="Print the version and exit."),
-    ] = None,
-) -> None:
-    """Train multi-layer perceptrons from YAML configs on a hand-written NumPy backprop core.
-
-    Start with `mlptrain train configs/spiral.yaml`, which needs no download and trains in
-    seconds. Exit codes: 0 success, 1 a check that ran and failed (gradcheck, a diverged run),
-    2 bad input (config, data, checkpoint), 130 interrupted.
-    """
+from mlptrain.cli.common import Debug, Overrides, SetOption, console, user_errors
 
 
 def _set_threads(threads: int | None) -> None:
@@ -66,9 +21,6 @@ def _set_threads(threads: int | None) -> None:
         os.environ[var] = str(threads)
 
 
-@app.command(epilog="Examples:\n\n  mlptrain train configs/spiral.yaml\n\n"
-             "  mlptrain train configs/mnist.yaml optimizer.lr=0.05 train.epochs=5\n\n"
-             "  mlptrain train --resume runs/spiral-20260101-120000")
 def train(
     config: Annotated[
         Path | None, typer.Argument(help="The experiment config (YAML).", show_default=False)
@@ -162,47 +114,8 @@ def _finish_training(result, quiet: bool) -> None:
         out.print(f"run directory: {result.run_dir}")
 
 
-@config_app.command("show", epilog="Example:\n\n  mlptrain config show configs/spiral.yaml "
-                    "model.hidden=[128,64]")
-def config_show(
-    config: Annotated[Path, typer.Argument(help="The experiment config (YAML).")],
-    overrides: Overrides = None,
-    set_: SetOption = None,
-    debug: Debug = False,
-) -> None:
-    """Print CONFIG fully resolved: overrides applied, every default filled in."""
-    with user_errors(debug):
-        from mlptrain.config import config_to_yaml, load_config
-
-        cfg = load_config(config, list(overrides or []) + list(set_ or []))
-        typer.echo(config_to_yaml(cfg), nl=False)
-
-
-@config_app.command("schema", epilog="Example:\n\n  mlptrain config schema > mlptrain.schema.json")
-def config_schema() -> None:
-    """Print the JSON Schema of experiment configs (for an editor's YAML plugin)."""
-    import json
-
-    from mlptrain.config import ExperimentConfig
-
-    schema = ExperimentConfig.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "mlptrain experiment config"
-    typer.echo(json.dumps(schema, indent=2))
-
-
-@config_app.command("reference", epilog="Example:\n\n  mlptrain config reference > CONFIG.md")
-def config_reference() -> None:
-    """Print the reference of every config key (default and meaning) as a Markdown table."""
-    from mlptrain.config.reference import markdown_reference
-
-    typer.echo(markdown_reference(), nl=False)
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
-
-
-if __name__ == "__main__":
-    main()
+def register(app: typer.Typer) -> None:
+    """Add `train` to `app`."""
+    app.command(epilog="Examples:\n\n  mlptrain train configs/spiral.yaml\n\n"
+                "  mlptrain train configs/mnist.yaml optimizer.lr=0.05 train.epochs=5\n\n"
+                "  mlptrain train --resume runs/spiral-20260101-120000")(train)

@@ -8,7 +8,8 @@ error); `--debug` re-raises instead.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -79,3 +80,15 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
+JsonOut = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of tables.")]
+Target = Annotated[
+    Path, typer.Argument(help="A checkpoint file, or a run directory (its best checkpoint).",
+                         show_default=False)
+]
+
+
+def echo_json(value: Any) -> None:
+    """Print `value` as one indented JSON object (non-JSON values via str)."""
+    import json
+
+    typer.echo(json.dumps(value, indent=2, default=str))

@@ -1,0 +1,54 @@
+"""The `mlptrain` command line: parse, call the library, render. The only place that exits.
+
+One module per command (or command group), each a thin layer over one library function:
+
+    app.py        the Typer app, the top-level help, --version
+    common.py     the shared error boundary (`user_errors`), consoles and common options
+    train.py      mlptrain train
+    evaluate.py   mlptrain eval
+    gradcheck.py  mlptrain gradcheck
+    predict.py    mlptrain predict
+    inspect.py    mlptrain inspect
+    plot.py       mlptrain plot
+    config.py     mlptrain config show|schema|reference
+
+Library code raises typed errors (`errors.py`); `common.user_errors` turns them into a message
+of one or two lines on stderr and an exit code: 2 for bad input, 1 for a check that ran and
+failed, 130 for an interrupted run, 3 for a bug. `--debug` shows the traceback instead.
+Heavy modules (numpy, pydantic, the training code) are imported inside the commands so that
+`mlptrain --help` starts fast: a command module imports only typer and `common` at the top.
+
+Adding a command takes one new module and one line here:
+
+1. Write `mlptrain/cli/mycommand.py` with the command function (wrapping its body in
+   `with user_errors(debug):`) and a `register(app: typer.Typer) -> None` that adds it, e.g.
+   `app.command(epilog="Example:\\n\\n  mlptrain mycommand ...")(mycommand)`, or
+   `app.add_typer(group, name="mygroup")` for a group of subcommands.
+2. Add the module to `COMMANDS` below (the order is the order of `mlptrain --help`).
+"""
+
+from __future__ import annotations
+
+from mlptrain.cli import config, evaluate, gradcheck, inspect, plot, predict, train
+from mlptrain.cli.app import app
+
+COMMANDS = (
+    train,
+    evaluate,
+    gradcheck,
+    predict,
+    inspect,
+    plot,
+    config,
+)
+
+for _command in COMMANDS:
+    _command.register(app)
+
+
+def main() -> None:
+    """Console-script entry point (`mlptrain = "mlptrain.cli:main"`)."""
+    app()
+
+
+__all__ = ["COMMANDS", "app", "main"]
