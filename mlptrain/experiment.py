@@ -96,8 +96,10 @@ def prepare(cfg, observer, preprocessor=None):
 
 
 def resolve_against_data(cfg, bundle):
-    """Fill `data.task` (and the loss and output that depend on it) from the loaded data."""
-    if cfg.data.task != "auto" and cfg.loss.kind != "auto" and cfg.model.output != "auto":
+    """Record the data's task in `data.task` (and fill the loss and output that depend on it):
+    auto resolved, and a one-column multilabel task is the binary classification it loads as."""
+    resolved = cfg.data.task == bundle.task and "auto" not in (cfg.loss.kind, cfg.model.output)
+    if resolved:
         return cfg
     raw = cfg.model_dump(mode="json")
     raw["data"]["task"] = bundle.task

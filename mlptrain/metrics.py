@@ -75,6 +75,13 @@ def predicted_classes(outputs: np.ndarray) -> np.ndarray:
     return np.argmax(outputs, axis=1)
 
 
+def class_probabilities(outputs: np.ndarray) -> np.ndarray:
+    """(n, k) probability of each class: the outputs, or [1 - p, p] for one sigmoid unit p."""
+    if outputs.shape[1] == 1:
+        return np.hstack([1.0 - outputs, outputs])  # (n, 2)
+    return outputs
+
+
 def class_ids(y: np.ndarray) -> np.ndarray:
     """Class ids from ids (n,), one-hot/probability rows (n, k) or a 0/1 column (n, 1)."""
     if y.ndim == 1:

@@ -4,10 +4,11 @@ The input (CSV, NPZ or IDX; see `data.load_features`) goes through the checkpoin
 preprocessing, never refitted, and must have the model's number of feature columns. Output
 columns, one row per input row:
 
-- classification: ``prediction`` (the class name, or its id with ``ids=True``), and with
-  ``proba=True`` one ``p_<class>`` column per class (a single sigmoid output p gives
-  ``p_<class 0> = 1 - p`` and ``p_<class 1> = p``);
-- multilabel: one 0/1 column per label (``p >= 0.5``), and ``p_<label>`` with ``proba``;
+- classification, binary included: ``prediction`` (the class name, or its id with
+  ``ids=True``), and with ``proba=True`` one ``p_<class>`` column per class (a binary model's
+  single sigmoid output p gives ``p_<class 0> = 1 - p`` and ``p_<class 1> = p``);
+- multilabel (several 0/1 targets): one 0/1 column per label (``p >= 0.5``), and
+  ``p_<label>`` with ``proba``;
 - regression: one column per target.
 """
 
@@ -38,7 +39,7 @@ def predict_file(target: str | Path, input_path: str | Path, *, proba: bool = Fa
 
 def prediction_columns(outputs: np.ndarray, task: str, preprocessor, proba: bool, ids: bool):
     """(header, list of (n,) columns) for model outputs (n, n_out)."""
-    from mlptrain.metrics import MULTILABEL_THRESHOLD, predicted_classes
+    from mlptrain.metrics import MULTILABEL_THRESHOLD, class_probabilities, predicted_classes
 
     if task == "regression":
         names = preprocessor.target_names or _numbered("y", outputs.shape[1])
@@ -52,7 +53,7 @@ def prediction_columns(outputs: np.ndarray, task: str, preprocessor, proba: bool
             header += [f"p_{n}" for n in names]
             columns += [outputs[:, j] for j in range(outputs.shape[1])]
         return header, columns
-    probs = np.hstack([1.0 - outputs, outputs]) if outputs.shape[1] == 1 else outputs  # (n, k)
+    probs = class_probabilities(outputs)  # (n, k)
     names = preprocessor.class_names or _numbered("", probs.shape[1])
     predicted = predicted_classes(outputs)  # (n,)
     first = predicted if ids else np.asarray(names, dtype=object)[predicted]

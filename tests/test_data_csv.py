@@ -126,12 +126,25 @@ def test_negative_integer_label_is_out_of_range(tmp_path):
         _load(path, task="classification")
 
 
-def test_binary_cross_entropy_maps_two_string_labels_to_one_0_1_column(tmp_path):
+@pytest.mark.parametrize("task", ["auto", "multilabel", "classification"])
+def test_binary_cross_entropy_makes_two_string_labels_a_two_class_classification(tmp_path, task):
     path = _csv(tmp_path, "x,ok\n1,yes\n2,no\n3,yes\n")
-    bundle = _load(path, task="multilabel", loss_kind="binary_cross_entropy")
-    assert bundle.task == "multilabel" and bundle.n_outputs == 1
+    bundle = _load(path, task=task, loss_kind="binary_cross_entropy")
+    assert bundle.task == "classification" and bundle.n_outputs == 2
     assert bundle.class_names == ["no", "yes"]
-    assert bundle.train.y[:, 0].tolist() == [1.0, 0.0, 1.0]
+    assert bundle.train.y.tolist() == [1, 0, 1]
+
+
+def test_binary_labels_other_than_0_1_map_in_sorted_order(tmp_path):
+    path = _csv(tmp_path, "x,y\n1,2\n2,-1\n3,2\n")
+    bundle = _load(path, loss_kind="binary_cross_entropy")
+    assert bundle.class_names == ["-1", "2"] and bundle.train.y.tolist() == [1, 0, 1]
+
+
+def test_several_0_1_columns_stay_multilabel(tmp_path):
+    path = _csv(tmp_path, "x,a,b\n1,0,1\n2,1,1\n3,0,0\n")
+    bundle = _load(path, target=["a", "b"], loss_kind="binary_cross_entropy")
+    assert bundle.task == "multilabel" and bundle.n_outputs == 2 and bundle.class_names is None
 
 
 def test_explicit_split_files_use_the_training_label_mapping(tmp_path):

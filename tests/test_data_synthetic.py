@@ -63,11 +63,17 @@ def test_noise_zero_moons_lie_on_their_half_circles():
     np.testing.assert_allclose(np.hypot(outer[:, 0], outer[:, 1]), 1.0, atol=1e-6)
 
 
-def test_binary_cross_entropy_on_a_two_class_source_gives_one_0_1_column():
+def test_binary_cross_entropy_on_a_two_class_source_is_a_two_class_classification():
+    from mlptrain.builders import adapt_targets, output_width
+
     bundle = load_data(data_config(source="xor", n_samples=100), seed=0,
                        loss_kind="binary_cross_entropy")
-    assert bundle.task == "multilabel" and bundle.n_outputs == 1
-    assert bundle.train.y.shape == (len(bundle.train), 1) and set(np.unique(bundle.train.y)) <= {0, 1}
+    assert bundle.task == "classification" and bundle.n_outputs == 2
+    assert bundle.class_names == ["0", "1"] and bundle.train.y.ndim == 1
+    assert output_width(bundle, "binary_cross_entropy") == 1  # one sigmoid unit
+    adapted = adapt_targets(bundle, "binary_cross_entropy")
+    assert adapted.train.y.shape == (len(bundle.train), 1)
+    np.testing.assert_array_equal(adapted.train.y[:, 0], bundle.train.y)
 
 
 def test_load_data_sizes_add_up_to_n_samples():

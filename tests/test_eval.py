@@ -15,6 +15,7 @@ from tools_helpers import (
     bad_checkpoints,
     best_checkpoint,
     empty_run_dir,
+    fixture_binary_run,  # noqa: F401 (the binary_run fixture)
     fixture_sine_run,  # noqa: F401 (the sine_run fixture)
     fixture_spiral_run,  # noqa: F401 (the spiral_run fixture)
     metrics_rows,
@@ -54,6 +55,49 @@ def test_eval_json_is_one_object_with_a_consistent_confusion_matrix(spiral_run):
     assert matrix.sum() == data["n_samples"]
     assert np.trace(matrix) / matrix.sum() == pytest.approx(data["metrics"]["accuracy"])
     assert [r["support"] for r in data["per_class"]] == matrix.sum(axis=1).tolist()
+
+
+def test_eval_of_a_binary_sigmoid_model_is_a_two_class_classification(binary_run):
+    from mlptrain.evaluation import load_model, load_split
+
+    data = stdout_json(run("eval", binary_run, "--json"))
+    assert data["task"] == "classification" and data["class_names"] == ["churn", "stay"]
+    model = load_model(binary_run)
+    X, y, _ = load_split(model, model.cfg, "test")
+    p = model.net.output(model.net.forward(model.preprocessor.transform(X)))[:, 0]  # P(stay)
+    actual, predicted = y[:, 0].astype(int), (p >= 0.5).astype(int)
+    expected = [[int(np.sum((actual == a) & (predicted == b))) for b in (0, 1)] for a in (0, 1)]
+    assert data["confusion_matrix"] == expected
+    assert data["metrics"]["accuracy"] == pytest.approx(np.mean(actual == predicted))
+    tp, fp, fn = expected[1][1], expected[0][1], expected[1][0]
+    stay = data["per_class"][1]
+    assert stay["class"] == "stay" and stay["precision"] == pytest.approx(tp / (tp + fp))
+    assert stay["recall"] == pytest.approx(tp / (tp + fn))
+    out = assert_ok(run("eval", binary_run))
+    assert "actual churn" in out and "actual stay" in out and "precision" in out
+
+
+def test_a_binary_checkpoint_saved_as_one_unit_multilabel_reads_as_classification():
+    from mlptrain.data import Preprocessor
+
+    old = Preprocessor.fit(np.zeros((3, 2)), "none", task="multilabel", n_outputs=1,
+                           class_names=["churn", "stay"]).state_dict()
+    restored = Preprocessor.from_state_dict(old)
+    assert (restored.task, restored.n_outputs) == ("classification", 2)
+    several = Preprocessor.fit(np.zeros((3, 2)), "none", task="multilabel", n_outputs=3)
+    assert Preprocessor.from_state_dict(several.state_dict()).task == "multilabel"
+
+
+def test_a_two_class_sigmoid_mse_run_trains_and_evaluates(tmp_path):
+    from tools_helpers import train_run
+
+    run_dir = train_run(tmp_path, data={"source": "xor"}, model={"output": "sigmoid"},
+                        loss={"kind": "mse"})
+    data = stdout_json(run("eval", run_dir, "--json"))
+    assert data["task"] == "classification" and np.array(data["confusion_matrix"]).shape == (2, 2)
+    data_info = summary(run_dir)["data"]
+    counts = data_info["class_counts"]["train"]  # counted from the (n, 1) 0/1 targets
+    assert set(counts) == {"0", "1"} and sum(counts.values()) == data_info["sizes"]["train"]
 
 
 def test_eval_writes_its_result_next_to_the_checkpoint(spiral_run):

@@ -15,6 +15,7 @@ from tools_helpers import (
     bad_checkpoints,
     best_checkpoint,
     empty_run_dir,
+    fixture_binary_run,  # noqa: F401 (the binary_run fixture)
     fixture_sine_run,  # noqa: F401 (the sine_run fixture)
     fixture_spiral_run,  # noqa: F401 (the spiral_run fixture)
     run,
@@ -50,6 +51,23 @@ def test_predict_csv_to_stdout_with_class_names_and_probabilities(spiral_run, tm
     np.testing.assert_allclose(probs, expected_proba(spiral_run), rtol=1e-6)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-6)
     assert [r["prediction"] for r in table] == [str(i) for i in probs.argmax(axis=1)]
+
+
+def test_predict_of_a_binary_sigmoid_model_gives_class_names_and_both_probabilities(
+        binary_run, tmp_path):
+    source = tmp_path / "in.csv"
+    source.write_text("a,b\n" + "\n".join(f"{a},{b}" for a, b in POINTS.tolist()) + "\n")
+    text = assert_ok(run("predict", binary_run, source, "--proba"))
+    lines = list(csv.reader(io.StringIO(text)))
+    assert lines[0] == ["prediction", "p_churn", "p_stay"]
+    assert all(len(line) == 3 for line in lines)  # every row as wide as the header
+    table = rows(text)
+    p_stay = expected_proba(binary_run)[:, 0]  # the single sigmoid unit: P(class 1 = stay)
+    np.testing.assert_allclose([float(r["p_stay"]) for r in table], p_stay, rtol=1e-6)
+    np.testing.assert_allclose([float(r["p_churn"]) for r in table], 1 - p_stay, rtol=1e-6)
+    assert [r["prediction"] for r in table] == ["stay" if p >= 0.5 else "churn" for p in p_stay]
+    ids = rows(assert_ok(run("predict", binary_run, source, "--ids")))
+    assert [r["prediction"] for r in ids] == ["1" if p >= 0.5 else "0" for p in p_stay]
 
 
 def test_predict_csv_without_header_and_ids(spiral_run, tmp_path):

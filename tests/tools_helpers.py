@@ -64,6 +64,21 @@ def fixture_sine_run(tmp_path_factory) -> Path:
                      model={"hidden": [16], "activation": "tanh"})
 
 
+@pytest.fixture(scope="session", name="binary_run")
+def fixture_binary_run(tmp_path_factory) -> Path:
+    """A binary classification run: one sigmoid unit, binary cross-entropy, string labels
+    churn / stay (sorted: churn is class 0, stay class 1)."""
+    root = tmp_path_factory.mktemp("binary")
+    X = np.random.default_rng(0).normal(size=(200, 2))  # (200, 2)
+    labels = np.where(X[:, 0] + X[:, 1] > 0, "stay", "churn")
+    path = root / "churn.csv"
+    lines = [f"{a:.6f},{b:.6f},{c}" for (a, b), c in zip(X.tolist(), labels, strict=True)]
+    path.write_text("a,b,label\n" + "\n".join(lines) + "\n")
+    return train_run(root, data={"source": "csv", "path": str(path)}, model={"hidden": []},
+                     loss={"kind": "binary_cross_entropy"}, optimizer={"lr": 0.1},
+                     train={"epochs": 5})
+
+
 def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
     with open(run_dir / "metrics.csv", newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))

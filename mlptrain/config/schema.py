@@ -60,9 +60,11 @@ DEFAULT_OUTPUT_FOR_LOSS = {
     "mae": "identity",
     "huber": "identity",
 }
+# binary_cross_entropy leaves the task to the data: one target column is a binary
+# classification, several 0/1 columns are multilabel (data/targets.py).
 TASK_FOR_LOSS = {
     "cross_entropy": "classification",
-    "binary_cross_entropy": "multilabel",
+    "binary_cross_entropy": "auto",
     "mse": "regression",
     "mae": "regression",
     "huber": "regression",

@@ -3,7 +3,8 @@
 `Split.X` holds raw features, `(n, n_features)`: uint8 for image sets (a flattened view, never
 a float copy), float32 otherwise. The bundle's `preprocessor` turns a batch of it into floats.
 `Split.y` is int64 class ids `(n,)` for classification, float32 `(n, k)` for regression and
-multi-label (0/1) targets.
+multi-label (0/1) targets. (`builders.adapt_targets` later gives a classification trained
+without cross-entropy float targets: a 0/1 column (n, 1) for two classes, one-hot rows.)
 """
 
 from __future__ import annotations
@@ -76,7 +77,9 @@ class DataBundle:
 
 
 def _class_counts(y: np.ndarray, n_classes: int, names: list[str] | None) -> dict[str, int]:
-    counts = np.bincount(y, minlength=n_classes)  # (n_classes,)
+    from mlptrain.metrics import class_ids
+
+    counts = np.bincount(class_ids(y), minlength=n_classes)  # (n_classes,)
     labels = names if names is not None else [str(i) for i in range(n_classes)]
     return {label: int(count) for label, count in zip(labels, counts, strict=True)}
 

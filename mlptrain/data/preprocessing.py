@@ -174,6 +174,7 @@ class Preprocessor:
             extra = sorted(set(state) - set(_META_KEYS))
             raise DataError(f"the saved preprocessor state has missing keys {missing} / unknown {extra}")
         arrays = state["arrays"]
+        state = _binary_as_classification(state)
         try:
             return cls(
                 state["scale"], arrays["offset"], arrays["divisor"], state["n_features"],
@@ -187,3 +188,14 @@ class Preprocessor:
     def __repr__(self) -> str:
         kind = "global" if self.global_stats else "per-feature"
         return f"Preprocessor({self.scale}, {kind}, n_features={self.n_features}, task={self.task})"
+
+
+def _binary_as_classification(state: dict[str, Any]) -> dict[str, Any]:
+    """A binary model saved as a one-unit "multilabel" task with two class names (before
+    binary models became classifiers) reads as the two-class classification it is."""
+    names = state.get("class_names")
+    if state.get("task") == "multilabel" and state.get("n_outputs") == 1 and (
+        isinstance(names, list) and len(names) == 2
+    ):
+        return {**state, "task": "classification", "n_outputs": 2}
+    return state

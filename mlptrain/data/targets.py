@@ -3,7 +3,8 @@
 Resolution of `task: auto` for files (synthetic and image sets know their task):
 
 1. the loss decides when it is set: mse / mae / huber -> regression, cross_entropy ->
-   classification, binary_cross_entropy -> multilabel (one sigmoid unit per target column);
+   classification, binary_cross_entropy -> classification for one target column (binary),
+   multilabel for several (one sigmoid unit per column);
 2. with `loss: auto`, the targets decide: one column of strings, or of integers with at most
    100 distinct values -> classification; several columns all 0/1 -> multilabel; else regression.
 
@@ -12,13 +13,14 @@ Encodings (what `Split.y` holds):
 - classification: int64 class ids (n,). String labels map to ids in sorted order and keep
   their names; integer labels are the ids themselves (>= 0; the number of classes is the
   largest label + 1).
-- multilabel: float32 0/1 (n, k). A single column with two distinct values (strings or
-  numbers other than 0/1) maps them in sorted order to 0/1 and keeps their names: that is
-  binary classification with one sigmoid unit (binary_cross_entropy, logistic neuron).
+- multilabel: float32 0/1 (n, k), k >= 2 columns.
 - regression: float32 (n, k).
 
-A classification task with `loss: binary_cross_entropy` and exactly two classes becomes that
-same one-unit binary encoding (bundle.task reports "multilabel", n_outputs 1).
+Binary classification is classification: one target column of two classes (a multilabel task
+with one column, or `loss: binary_cross_entropy`) gives class ids 0/1 (n,), two class names
+(the two values in sorted order; 0/1 stay 0/1) and n_outputs 2, like any classifier. Only the
+network differs: `builders.output_width` gives it one sigmoid unit and `adapt_targets` turns
+the ids into a 0/1 column (n, 1) for the loss.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from mlptrain.errors import DataError
 MAX_AUTO_CLASSES = 100
 MAX_CLASS_ID = 10_000
 REGRESSION_LOSSES = ("mse", "mae", "huber")
-TASK_FOR_LOSS = {"cross_entropy": "classification", "binary_cross_entropy": "multilabel"}
+BINARY_LOSS = "binary_cross_entropy"
 
 
 @dataclass
@@ -60,9 +62,11 @@ def resolve_task(task: str, loss_kind: str, train: RawData) -> str:
         return task
     if loss_kind in REGRESSION_LOSSES:
         return "regression"
-    if loss_kind in TASK_FOR_LOSS:
-        return TASK_FOR_LOSS[loss_kind]
     y = _columns(train.y)
+    if loss_kind == "cross_entropy":
+        return "classification"
+    if loss_kind == BINARY_LOSS:
+        return "classification" if y.shape[1] == 1 else "multilabel"
     if y.dtype.kind == "U":
         return "classification" if y.shape[1] == 1 else "regression"
     if y.shape[1] > 1:
@@ -165,8 +169,14 @@ def _classification(
 
 
 def _binary(raws: dict[str, RawData], class_names: list[str] | None) -> tuple[list[str], dict]:
-    """A single column of two distinct values as 0/1 (n, 1) float32, with their names."""
+    """A single column of two distinct values as class ids 0/1 (n,) int64, with their names."""
     train_y = _columns(raws["train"].y)[:, 0]
+    if class_names is not None and len(class_names) != 2:
+        raise DataError(
+            f"binary_cross_entropy needs two classes, the targets hold {len(class_names)}; use "
+            "cross_entropy (softmax) for more",
+            path=raws["train"].path,
+        )
     if class_names is None:
         values = np.unique(train_y)
         if train_y.dtype.kind != "U" and np.isin(values, (0, 1)).all():
@@ -191,13 +201,11 @@ def _binary(raws: dict[str, RawData], class_names: list[str] | None) -> tuple[li
                 f"{class_names[0]!r}, {class_names[1]!r}",
                 path=raw.path,
             )
-        encoded[name] = hit[:, 1:].astype(np.float32)  # (n, 1)
+        encoded[name] = hit[:, 1].astype(np.int64)  # (n,)
     return class_names, encoded
 
 
-def _multilabel(raws: dict[str, RawData], class_names: list[str] | None):
-    if _columns(raws["train"].y).shape[1] == 1:
-        return _binary(raws, class_names)
+def _multilabel(raws: dict[str, RawData]):
     encoded = {}
     for name, raw in raws.items():
         y = _columns(raw.y)
@@ -210,7 +218,7 @@ def _multilabel(raws: dict[str, RawData], class_names: list[str] | None):
                 path=raw.path,
             )
         encoded[name] = y.astype(np.float32)
-    return None, encoded
+    return encoded
 
 
 def encode_targets(
@@ -225,17 +233,11 @@ def encode_targets(
     if task == "regression":
         y = {name: _regression(raw) for name, raw in raws.items()}
         return Encoded(task, y["train"].shape[1], None, y)
+    one_column = _columns(raws["train"].y).shape[1] == 1
+    if one_column and (task == "multilabel" or loss_kind == BINARY_LOSS):
+        names, y = _binary(raws, class_names)
+        return Encoded("classification", 2, names, y)
     if task == "classification":
         names, y = _classification(raws, class_names)
-        if loss_kind != "binary_cross_entropy":
-            return Encoded(task, len(names), names, y)
-        if len(names) != 2:
-            raise DataError(
-                f"binary_cross_entropy needs two classes, the targets hold {len(names)}; use "
-                "cross_entropy (softmax) for more",
-                path=raws["train"].path,
-            )
-        y = {name: (ids == 1).astype(np.float32)[:, None] for name, ids in y.items()}
-        return Encoded("multilabel", 1, names, y)
-    names, y = _multilabel(raws, class_names)
-    return Encoded("multilabel", y["train"].shape[1], names, y)
+        return Encoded(task, len(names), names, y)
+    return Encoded("multilabel", _columns(raws["train"].y).shape[1], None, _multilabel(raws))
