@@ -120,3 +120,56 @@ def rows_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     for row in rows:
         table.add_row(*[str(cell) for cell in row])
     return table
+
+
+def format_metric(name: str, value: Any) -> str:
+    """A metric for a table: accuracies as percentages, seconds with two decimals, other
+    floats with four significant digits; None as '-'."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if name.endswith("accuracy"):
+        return format_value(value, "{:.2%}")
+    if name == "seconds":
+        return format_value(value, "{:.2f}")
+    return format_value(value, "{:.4g}") if isinstance(value, float) else str(value)
+
+
+def plain_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Columns padded with spaces, no box drawing (for pipes and files)."""
+    cells = [[str(c) for c in columns]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+                     for row in cells)
+
+
+def loss_curves(rows: Sequence[Mapping[str, Any]], width: int = 40) -> dict[str, str]:
+    """Sparklines of train_loss and val_loss (where present) on one shared log scale, so
+    the two can be compared: {"train": "▇▅▃▂▁▁", "val": "▇▅▃▃▂▂"}."""
+    from mlptrain.sparkline import bounds, sparkline
+
+    series = {name: [_number(r.get(f"{name}_loss")) for r in rows] for name in ("train", "val")}
+    series = {k: v for k, v in series.items() if any(x == x for x in v)}
+    scale = bounds(list(series.values()), log=True)
+    if scale is None:
+        return {}
+    return {k: sparkline(v, width, *scale, log=True) for k, v in series.items()}
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return float("nan")
+
+
+def print_loss_curves(console: Console, rows: Sequence[Mapping[str, Any]], width: int = 60) -> None:
+    """The loss curves at the end of `train`, on a terminal only (nothing in a pipe or file)."""
+    if not console.is_terminal or not rows:
+        return
+    curves = loss_curves(rows, width)
+    for name, line in curves.items():
+        values = [_number(r.get(f"{name}_loss")) for r in rows]
+        finite = [v for v in values if v == v]
+        console.print(f"{name:>5} loss {line}  {finite[0]:.4g} → {finite[-1]:.4g}",
+                      highlight=False, soft_wrap=True)

@@ -10,6 +10,7 @@ One module per command (or command group), each a thin layer over one library fu
     predict.py    mlptrain predict
     inspect.py    mlptrain inspect
     plot.py       mlptrain plot
+    runs.py       mlptrain runs, runs diff
     config.py     mlptrain config show|schema|reference
 
 Library code raises typed errors (`errors.py`); `common.user_errors` turns them into a message
@@ -29,7 +30,7 @@ Adding a command takes one new module and one line here:
 
 from __future__ import annotations
 
-from mlptrain.cli import config, evaluate, gradcheck, inspect, plot, predict, train
+from mlptrain.cli import config, evaluate, gradcheck, inspect, plot, predict, runs, train
 from mlptrain.cli.app import app
 
 COMMANDS = (
@@ -39,6 +40,7 @@ COMMANDS = (
     predict,
     inspect,
     plot,
+    runs,
     config,
 )
 

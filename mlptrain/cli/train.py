@@ -109,8 +109,12 @@ def _finish_training(result, quiet: bool) -> None:
         )
         raise typer.Exit(130)
     if not quiet:
+        from mlptrain.report import print_loss_curves
+        from mlptrain.runs import read_metrics
+
         out = console()
         out.print(metrics_table(f"run {result.run_dir} ({result.status})", result.table()))
+        print_loss_curves(out, read_metrics(result.run_dir))  # on a terminal only
         out.print(f"run directory: {result.run_dir}")
 
 
