@@ -28,7 +28,7 @@ from mlptrain.builders import (
     build_schedule,
 )
 from mlptrain.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from mlptrain.config import config_to_yaml, validate_config
+from mlptrain.config import config_to_yaml, validate_config, with_absolute_paths
 from mlptrain.errors import CheckpointError, ConfigError, DivergenceError, RunDirError
 from mlptrain.metrics import evaluate, metric_names
 from mlptrain.rundir import CONFIG_FILE, LAYERS_FILE, SUMMARY_FILE, RunDir, create_run_dir
@@ -210,6 +210,7 @@ def restore_trainer(trainer: Trainer, checkpoint: Checkpoint, path: Path) -> Non
 
 def start_run(cfg, argv: list[str] | None = None, observer_factory: ObserverFactory | None = None) -> RunResult:
     """Create a run directory for `cfg` and train in it."""
+    cfg = with_absolute_paths(cfg)
     observer = _make_observer(observer_factory, cfg.train.epochs)
     cfg, trainer = prepare(cfg, observer)
     path = create_run_dir(cfg.run.root, cfg.run.name_template, cfg.name, cfg.seed)

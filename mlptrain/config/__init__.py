@@ -7,6 +7,7 @@ from mlptrain.config.loading import (
     parse_yaml,
     read_config_file,
     validate_config,
+    with_absolute_paths,
 )
 from mlptrain.config.schema import ExperimentConfig, resolve_task_loss_output
 
@@ -19,4 +20,5 @@ __all__ = [
     "read_config_file",
     "resolve_task_loss_output",
     "validate_config",
+    "with_absolute_paths",
 ]

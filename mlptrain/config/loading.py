@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from mlptrain.config.paths import keys_under, resolve_paths
 from mlptrain.config.schema import ExperimentConfig
 from mlptrain.errors import ConfigError
 
@@ -216,10 +217,22 @@ def _set_path(raw: dict, path: KeyPath, value: Any, text: str) -> None:
 
 
 def load_config(path: str | Path, overrides: Iterable[str] = ()) -> ExperimentConfig:
-    """Read, override and validate an experiment config file."""
+    """Read, override and validate an experiment config file. Relative paths written in the
+    file resolve against its folder, those of overrides against the working directory."""
     raw, lines = read_config_file(path)
+    resolve_paths(raw, Path(path).parent)
     applied = apply_overrides(raw, overrides)
-    return validate_config(raw, source=str(path), lines=lines, overrides=applied)
+    resolve_paths(raw, Path.cwd(), keys_under(applied))
+    cfg = validate_config(raw, source=str(path), lines=lines, overrides=applied)
+    return with_absolute_paths(cfg)
+
+
+def with_absolute_paths(cfg: ExperimentConfig) -> ExperimentConfig:
+    """`cfg` with every path still relative (defaults such as `run.root: runs`, the Python
+    API's) made absolute against the working directory (config/paths.py)."""
+    raw = cfg.model_dump(mode="json")
+    resolve_paths(raw, Path.cwd())
+    return cfg if raw == cfg.model_dump(mode="json") else validate_config(raw, source="config")
 
 
 def validate_config(

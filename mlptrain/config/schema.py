@@ -120,8 +120,9 @@ class DataConfig(Section):
     )
     path: str | None = Field(
         None,
-        description="File or folder of the data. For named sets, null searches $MLPTRAIN_DATA, "
-        "./data/<name>/ and the user cache, then downloads.",
+        description="File or folder of the data; relative to the config file's folder (given "
+        "on the command line: to the working directory). For named sets, null searches "
+        "$MLPTRAIN_DATA, ./data/<name>/ and the user cache, then downloads.",
     )
     task: Literal["auto", "classification", "regression", "multilabel"] = Field(
         "auto",
