@@ -13,6 +13,7 @@ confusion matrix and per-class precision / recall / F1::
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,12 +88,16 @@ def load_model(target: str | Path, dtype: str | None = None) -> LoadedModel:
 
 
 def data_overrides(cfg, data: str | Path | None, overrides: list[str]):
-    """The config with `--data FILE` and `data.*` overrides applied (a new, validated config).
+    """The config with `--data PATH` and `data.*` overrides applied (a new, validated config).
 
-    `--data FILE` evaluates a whole file: its format from the suffix, no split carved off.
-    Only `data.*` keys may change: the model is the checkpoint's.
+    `--data FILE` evaluates a whole CSV, NPZ or IDX images file (its format from its name, no
+    split carved off); `--data FOLDER` a folder of IDX files, whose test (t10k) or train files
+    `--split` picks. Only `data.*` keys may change: the model is the checkpoint's. Relative
+    paths are relative to the working directory.
     """
     from mlptrain.config import apply_overrides, validate_config
+    from mlptrain.config.paths import absolute, keys_under, resolve_paths
+    from mlptrain.data.loader import file_format
 
     if data is None and not overrides:
         return cfg
@@ -101,20 +106,22 @@ def data_overrides(cfg, data: str | Path | None, overrides: list[str]):
     bad = [".".join(k) for k in applied if k[0] != "data"]
     if bad:
         raise ConfigError(f"only data.* keys can be overridden for a saved model, not {bad[0]}")
+    resolve_paths(raw, Path.cwd(), keys_under(applied))
     if data is not None:
-        raw["data"].update(source=_file_source(Path(data)), path=str(data), train_path=None,
+        path = absolute(str(data), Path.cwd())
+        folder = Path(path).is_dir()
+        raw["data"].update(source=file_format(Path(path), cfg.data),
+                           path=path if folder else None, train_path=None if folder else path,
                            val_path=None, test_path=None, val_fraction=0.0, test_fraction=0.0,
                            limit=None)
     return validate_config(raw, source="overrides")
 
 
-def _file_source(path: Path) -> str:
-    name = path.name.lower()
-    if name.endswith(".npz"):
-        return "npz"
-    if "idx" in name or "ubyte" in name:
-        return "idx"
-    return "csv"
+def data_changes(saved, cfg) -> dict[str, Any]:
+    """{data.key: value} of every data setting of `cfg` that differs from the saved config's;
+    empty when the data is the run's own."""
+    old, new = saved.data.model_dump(mode="json"), cfg.data.model_dump(mode="json")
+    return {f"data.{k}": v for k, v in new.items() if old.get(k) != v}
 
 
 def load_split(model: LoadedModel, cfg, split: str):
@@ -133,29 +140,56 @@ def load_split(model: LoadedModel, cfg, split: str):
     return part.X, part.y, build_loss(cfg, bundle)
 
 
-def evaluate_checkpoint(target: str | Path, split: str = "test", data: str | Path | None = None,
-                        overrides: list[str] | None = None, write: bool = True) -> dict[str, Any]:
-    """Evaluate a saved model; the result is also written next to the checkpoint as
-    `<checkpoint>.eval-<split>.json` (atomically) unless `write` is False."""
+def _split_of(split: str | None, data: str | Path | None) -> str:
+    """The split evaluated: --split (default test); a --data file is one whole "train" part."""
+    if split is not None and split not in SPLITS:
+        raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if data is None or Path(data).is_dir():
+        return split or "test"
+    if split not in (None, "train"):
+        raise DataError(f"--split {split}: a --data file is evaluated whole; --split picks a "
+                        "split of the run's own data or of a folder of IDX files")
+    return "train"
+
+
+def result_path(model: LoadedModel, label: str, changes: dict[str, Any]) -> Path:
+    """`<checkpoint>.eval-<split>.json` on the run's own data; on other data
+    `<checkpoint>.eval-<label>-<digest of the changes>.json` (label: the split or the --data
+    name), so a result on other data never replaces the run's own."""
+    if not changes:
+        return model.path.with_name(f"{model.path.stem}.eval-{label}.json")
+    digest = hashlib.sha256(json.dumps(changes, sort_keys=True).encode()).hexdigest()[:8]
+    return model.path.with_name(f"{model.path.stem}.eval-{_safe(label)}-{digest}.json")
+
+
+def evaluate_checkpoint(target: str | Path, split: str | None = None,
+                        data: str | Path | None = None, overrides: list[str] | None = None,
+                        write: bool = True) -> dict[str, Any]:
+    """Evaluate a saved model on `split` (default test) of its data, or of `data` and `data.*`
+    overrides. The result is also written next to the checkpoint (atomically) unless `write`
+    is False: `<checkpoint>.eval-<split>.json` on the run's own data; on other data a file of
+    its own that records it under "data" (see `result_path`)."""
     from mlptrain.metrics import evaluate, predict_outputs
 
-    if split not in SPLITS:
-        raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    split_name = _split_of(split, data)
     model = load_model(target)
-    cfg = data_overrides(model.cfg, data, list(overrides or []))
-    split_name = split if data is None else "train"
+    overrides = list(overrides or [])
+    cfg = data_overrides(model.cfg, data, overrides)
+    changes = data_changes(model.cfg, cfg)
     X, y, loss_fn = load_split(model, cfg, split_name)
     metrics = evaluate(model.net, loss_fn, model.preprocessor, X, y, model.task)
-    label = split if data is None else Path(data).stem
+    whole_file = data is not None and split_name == "train" and not Path(data).is_dir()
     result: dict[str, Any] = {
-        "checkpoint": str(model.path), "split": label, "task": model.task,
-        "n_samples": int(len(X)), "metrics": metrics,
+        "checkpoint": str(model.path), "split": "all" if whole_file else split_name,
+        "data": {"own": not changes, "file": None if data is None else str(Path(data).absolute()),
+                 "overrides": overrides, "changes": changes},
+        "task": model.task, "n_samples": int(len(X)), "metrics": metrics,
     }
     if model.task == "classification":
         _, outputs = predict_outputs(model.net, model.preprocessor, X, model.net.dtype)
         result.update(classification_details(outputs, y, model.class_names))
     if write:
-        out = model.path.with_name(f"{model.path.stem}.eval-{_safe(label)}.json")
+        out = result_path(model, split_name if data is None else Path(data).name, changes)
         write_atomic(out, (json.dumps(result, indent=2) + "\n").encode("utf-8"))
         result["written"] = str(out)
     return result

@@ -5,6 +5,7 @@ traceback)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -133,14 +134,77 @@ def test_eval_on_another_file_uses_the_saved_preprocessing(spiral_run, tmp_path)
     path.write_text("x0,x1,label\n" + rows + "\n")
     data = stdout_json(run("eval", spiral_run, "--data", path, "--json"))
     assert data["n_samples"] == 90
-    assert data["split"] == "other"
+    assert data["split"] == "all" and data["data"]["file"] == str(path)
     assert 0.0 <= data["metrics"]["accuracy"] <= 1.0
+    assert_clean_error(run("eval", spiral_run, "--data", path, "--split", "val"),
+                       "a --data file is evaluated whole")
+
+
+@pytest.fixture(scope="module", name="idx_run")
+def fixture_idx_run(tmp_path_factory):
+    """A run trained on a folder of tiny IDX files (30 train, 12 t10k images of 4x4)."""
+    from data_helpers import write_tiny_set
+    from tools_helpers import train_run
+
+    root = tmp_path_factory.mktemp("idx")
+    folder = write_tiny_set(root / "tiny", gz=False)
+    run_dir = train_run(root / "runs", data={"source": "idx", "path": str(folder),
+                                             "val_fraction": 0.0})
+    return run_dir, folder
+
+
+def test_eval_data_takes_an_idx_images_file_with_its_labels(idx_run):
+    run_dir, folder = idx_run
+    own = stdout_json(run("eval", run_dir, "--json"))  # the test split: the t10k files
+    images = folder / "t10k-images-idx3-ubyte"
+    other = stdout_json(run("eval", run_dir, "--data", images, "--json"))
+    assert other["n_samples"] == own["n_samples"] == 12
+    assert other["metrics"] == own["metrics"]
+    assert other["confusion_matrix"] == own["confusion_matrix"]
+
+
+def test_eval_data_takes_a_folder_of_idx_files_and_split_picks_its_part(idx_run):
+    run_dir, folder = idx_run
+    test = stdout_json(run("eval", run_dir, "--data", folder, "--json"))
+    assert test["n_samples"] == 12 and test["split"] == "test"
+    assert test["metrics"] == stdout_json(run("eval", run_dir, "--json"))["metrics"]
+    train = stdout_json(run("eval", run_dir, "--data", folder, "--split", "train", "--json"))
+    assert train["n_samples"] == 30
 
 
 def test_eval_with_a_data_override_changes_the_dataset(spiral_run):
     base = stdout_json(run("eval", spiral_run, "--json"))
     noisy = stdout_json(run("eval", spiral_run, "data.noise=0.9", "--json"))
     assert noisy["metrics"] != base["metrics"]
+
+
+def test_eval_on_other_data_writes_its_own_file_that_records_the_data(spiral_run, tmp_path):
+    checkpoints = spiral_run / "checkpoints"
+    canonical = checkpoints / "best.eval-test.json"
+    base = stdout_json(run("eval", spiral_run, "--json"))
+    before = canonical.read_bytes()
+    noisy = run("eval", spiral_run, "data.noise=0.6", "--json")
+    written = Path(stdout_json(noisy)["written"])
+    assert canonical.read_bytes() == before  # the run's own result is untouched
+    assert written.parent == checkpoints and written != canonical
+    assert written.name.startswith("best.eval-test-")
+    saved = json.loads(written.read_text())
+    assert saved["data"] == {"own": False, "file": None, "overrides": ["data.noise=0.6"],
+                             "changes": {"data.noise": 0.6}}
+    assert saved["metrics"] != base["metrics"]
+    assert "on other data: data.noise=0.6" in assert_ok(run("eval", spiral_run, "data.noise=0.6"))
+    # a file named test.csv is other data too, never best.eval-test.json
+    path = tmp_path / "test.csv"
+    path.write_text("x0,x1,label\n0.1,0.2,0\n0.3,-0.4,1\n")
+    other = stdout_json(run("eval", spiral_run, "--data", path, "--json"))
+    assert Path(other["written"]).name.startswith("best.eval-test.csv-")
+    assert canonical.read_bytes() == before
+    assert json.loads(canonical.read_text())["data"]["own"] is True
+
+
+def test_eval_with_an_override_equal_to_the_saved_value_is_the_runs_own_data(spiral_run):
+    own = stdout_json(run("eval", spiral_run, "data.noise=0.2", "--json"))  # spiral default
+    assert own["data"]["own"] and own["written"].endswith("best.eval-test.json")
 
 
 def test_eval_refuses_a_model_override(spiral_run):

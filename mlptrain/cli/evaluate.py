@@ -13,10 +13,14 @@ from mlptrain.cli.common import Debug, JsonOut, Overrides, Target, console, echo
 def eval_(
     checkpoint: Target,
     overrides: Overrides = None,
-    split: Annotated[str, typer.Option("--split", help="test, val or train.")] = "test",
+    split: Annotated[
+        str | None, typer.Option("--split", help="test, val or train (default: test; a --data "
+                                 "file is evaluated whole).", show_default=False)
+    ] = None,
     data: Annotated[
-        Path | None, typer.Option("--data", help="Evaluate this whole file (CSV/NPZ/IDX) "
-                                  "instead of a split of the run's own data.", show_default=False)
+        Path | None, typer.Option("--data", help="Evaluate this whole file (CSV, NPZ or IDX "
+                                  "images with their labels file) or a folder of IDX files "
+                                  "instead of the run's own data.", show_default=False)
     ] = None,
     json_out: JsonOut = False,
     debug: Debug = False,
@@ -25,7 +29,9 @@ def eval_(
 
     Preprocessing comes from the checkpoint, never refitted; the numbers equal those training
     reported for the same checkpoint and split. Data overrides (data.noise=0.3) change the
-    dataset. The result is also written next to the checkpoint (<name>.eval-<split>.json).
+    dataset. The result is also written next to the checkpoint: <name>.eval-<split>.json on
+    the run's own data; on other data (--data, overrides) <name>.eval-<split or file>-<hash>.json,
+    which records that data under "data".
     """
     with user_errors(debug):
         from mlptrain.evaluation import evaluate_checkpoint
@@ -44,6 +50,10 @@ def _print_eval(result: dict[str, Any]) -> None:
     out = console()
     title = f"{result['split']} ({result['n_samples']} samples) of {result['checkpoint']}"
     out.print(metrics_table(title, result["metrics"]))
+    data = result["data"]
+    if not data["own"]:
+        on = [f"--data {data['file']}"] if data["file"] else []
+        out.print("on other data: " + ", ".join(on + data["overrides"]))
     if "per_class" in result:
         rows = [[r["class"], f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}",
                  r["support"]] for r in result["per_class"]]

@@ -176,11 +176,13 @@ def load_data(
     )
 
 
-def _features_format(path: Path, cfg: DataConfig) -> str:
+def file_format(path: Path, cfg: DataConfig) -> str:
+    """csv, npz or idx: from the name (a folder is a folder of IDX files), else from the source
+    the model was trained on."""
     name = path.name.lower()
     if name.endswith(".npz"):
         return "npz"
-    if "idx" in name or "ubyte" in name:
+    if "idx" in name or "ubyte" in name or path.is_dir():
         return "idx"
     if name.endswith((".csv", ".tsv", ".txt", ".csv.gz")):
         return "csv"
@@ -217,7 +219,7 @@ def load_features(path: str | Path, cfg: DataConfig, preprocessor: Preprocessor)
     IDX: an images file. NaN or infinite values are always an error here.
     """
     path = Path(path)
-    kind = _features_format(path, cfg)
+    kind = file_format(path, cfg)
     if kind == "npz":
         raw = read_npz(path, x_key=cfg.x_key, y_key=None)
     elif kind == "idx":
