@@ -11,6 +11,7 @@ One module per command (or command group), each a thin layer over one library fu
     inspect.py    mlptrain inspect
     plot.py       mlptrain plot
     runs.py       mlptrain runs, runs diff
+    export.py     mlptrain export (onnx, torch)
     config.py     mlptrain config show|schema|reference
 
 Library code raises typed errors (`errors.py`); `common.user_errors` turns them into a message
@@ -30,7 +31,17 @@ Adding a command takes one new module and one line here:
 
 from __future__ import annotations
 
-from mlptrain.cli import config, evaluate, gradcheck, inspect, plot, predict, runs, train
+from mlptrain.cli import (
+    config,
+    evaluate,
+    export,
+    gradcheck,
+    inspect,
+    plot,
+    predict,
+    runs,
+    train,
+)
 from mlptrain.cli.app import app
 
 COMMANDS = (
@@ -41,6 +52,7 @@ COMMANDS = (
     inspect,
     plot,
     runs,
+    export,
     config,
 )
 
