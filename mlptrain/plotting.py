@@ -70,14 +70,22 @@ def _float(text: str | None) -> float:
         return float("nan")
 
 
-def plot_runs(run_dirs: list[str | Path], out: str | Path) -> Path:
-    """Draw the runs' curves into one PNG at `out` (written atomically)."""
-    from mlptrain.checkpoint import write_atomic
+def plot_runs(run_dirs: list[str | Path], out: str | Path,
+              metrics: list[str] | None = None) -> Path:
+    """Draw the runs' curves into one PNG at `out` (written atomically). A folder that is not
+    a run directory stands for every run under it; several runs are labelled by the config
+    keys that differ. `metrics` (metrics.csv columns): one panel each instead of the six."""
+    from mlptrain.runs import expand_run_dirs, legend_labels
 
     plt = _pyplot()
     if not run_dirs:
         raise UserError("give at least one run directory")
-    histories = [read_history(r) for r in run_dirs]
+    paths = expand_run_dirs(run_dirs)
+    histories = [read_history(r) for r in paths]
+    for history, label in zip(histories, legend_labels(paths), strict=True):
+        history["name"] = label
+    if metrics:
+        return _save(plt, _metric_figure(plt, histories, metrics), out)
     fig, axes = plt.subplots(2, 3, figsize=(16, 9), constrained_layout=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, history in enumerate(histories):
@@ -96,12 +104,41 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path) -> Path:
         if ax.lines:
             ax.set_yscale("log")
     fig.suptitle(", ".join(h["name"] for h in histories))
+    return _save(plt, fig, out)
+
+
+def _save(plt, fig, out: str | Path) -> Path:
+    from mlptrain.checkpoint import write_atomic
+
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100)
     plt.close(fig)
     out = Path(out)
     write_atomic(out, buffer.getvalue())
     return out
+
+
+def _metric_figure(plt, histories, metrics: list[str]):
+    """One panel per metric, one curve per run, over epochs."""
+    available = sorted({k for h in histories for k in h["metrics"]} - {"epoch", "step"})
+    for metric in metrics:
+        if metric not in available:
+            raise UserError(f"--metric {metric}: no run has such a metrics.csv column",
+                            hint=f"available: {', '.join(available)}")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(6 * len(metrics) + 1, 5),
+                             constrained_layout=True, squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, metric in zip(axes[0], metrics, strict=True):
+        for i, history in enumerate(histories):
+            m = history["metrics"]
+            if metric in m:
+                ax.plot(m["epoch"], m[metric], color=colors[i % len(colors)],
+                        label=history["name"])
+        ax.set_title(metric)
+        ax.set_xlabel("epoch")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    return fig
 
 
 def _quality_title(histories) -> str:

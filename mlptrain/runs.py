@@ -273,12 +273,73 @@ def flatten(cfg: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def differing_keys(runs: Sequence[RunInfo]) -> list[str]:
     """The config keys whose values are not the same in every run (a key missing from some
     run counts as differing), in the order of the first run's config."""
-    if len(runs) < 2:
+    return differing_config_keys([r.config for r in runs])
+
+
+def differing_config_keys(configs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """`differing_keys` of flattened configs."""
+    if len(configs) < 2:
         return []
     keys: dict[str, None] = {}
-    for run in runs:
-        keys.update(dict.fromkeys(run.config))
-    return [k for k in keys if len({_key_of(r.config.get(k, _MISSING)) for r in runs}) > 1]
+    for config in configs:
+        keys.update(dict.fromkeys(config))
+    return [k for k in keys if len({_key_of(c.get(k, _MISSING)) for c in configs}) > 1]
+
+
+def expand_run_dirs(paths: Sequence[str | Path]) -> list[Path]:
+    """Each path that is a run directory (or not a folder at all: the caller reports it)
+    as is, and each other folder replaced by the run directories under it, if any."""
+    return plottable_runs(paths, check=False)[0]
+
+
+def plottable_runs(paths: Sequence[str | Path], check: bool = True
+                   ) -> tuple[list[Path], list[BadRun]]:
+    """`expand_run_dirs`, and (with `check`) without the runs found inside a folder whose
+    metrics.csv cannot be read or has no row yet: those are returned apart, with the reason.
+    Paths given explicitly are kept whatever they hold (plotting them reports the problem)."""
+    out: list[Path] = []
+    bad: list[BadRun] = []
+    for path in map(Path, paths):
+        inside = [] if not path.is_dir() or is_run_dir(path) else discover([path])
+        if not inside:
+            out.append(path)
+        for _, run in inside:
+            reason = _unplottable(run) if check else None
+            if reason is None:
+                out.append(run)
+            else:
+                bad.append(BadRun(run, reason))
+    return out, bad
+
+
+def _unplottable(run: Path) -> str | None:
+    try:
+        rows = read_metrics(run)
+    except MlptrainError as err:
+        return err.message
+    return None if rows else f"{METRICS_FILE} is missing or has no rows yet"
+
+
+def legend_labels(run_dirs: Sequence[Path], max_keys: int = 3) -> list[str]:
+    """A label per run from the config keys that differ ("optimizer.lr=0.003"), at most
+    `max_keys` of them; the folder name when nothing differs or a config cannot be read."""
+    configs = []
+    for path in run_dirs:
+        try:
+            configs.append(flatten(_read_config(path)))
+        except MlptrainError:
+            configs.append({})
+    keys = differing_config_keys([c for c in configs if c])
+    labels = []
+    for path, config in zip(run_dirs, configs, strict=True):
+        parts = [f"{k}={_label_value(config.get(k))}" for k in keys[:max_keys]]
+        more = ", ..." if len(keys) > max_keys else ""
+        labels.append(", ".join(parts) + more if parts and config else path.name)
+    return labels
+
+
+def _label_value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 _MISSING = object()
