@@ -176,6 +176,39 @@ def test_config_schema_is_valid_json_schema():
     assert list(validator.iter_errors({"optimizer": {"lr": "fast"}}))
 
 
+def json_schema_validator():
+    """A validator of the schema `mlptrain config schema` prints (what an editor is given)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    result = run("config", "schema")
+    assert result.exit_code == 0, result.output
+    return jsonschema.Draft202012Validator(json.loads(result.output))
+
+
+def schema_errors(validator, value) -> list[str]:
+    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(value)]
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_and_its_resolved_form_validate_against_the_json_schema(config):
+    validator = json_schema_validator()
+    assert schema_errors(validator, yaml.safe_load(config.read_text())) == []
+    shown = run("config", "show", config)
+    assert shown.exit_code == 0, shown.output
+    assert schema_errors(validator, yaml.safe_load(shown.output)) == []
+
+
+@pytest.mark.parametrize("loss", ["mse", {"kind": "huber", "huber_delta": 2.0}])
+def test_the_json_schema_takes_the_loss_shorthand_and_the_section(loss):
+    assert schema_errors(json_schema_validator(), {"loss": loss}) == []
+
+
+@pytest.mark.parametrize("loss", ["squared", 3, {"kind": "squared"}, {"knd": "mse"}])
+def test_the_json_schema_rejects_what_the_loader_rejects_for_loss(loss, tmp_path):
+    assert schema_errors(json_schema_validator(), {"loss": loss})
+    path = write(tmp_path, yaml.safe_dump({"loss": loss}))
+    assert run("config", "show", path).exit_code == 2
+
+
 @pytest.mark.parametrize("config", sorted((REPO / "configs").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_shipped_config_is_valid(config):
     result = run("config", "show", config)

@@ -57,3 +57,16 @@ def test_readme_yaml_config_is_valid(index):
     from mlptrain.config import validate_config
 
     validate_config(yaml.safe_load(code_blocks("yaml")[index]), source="README.md")
+
+
+@pytest.mark.parametrize("index", range(len(code_blocks("yaml"))))
+def test_readme_yaml_config_validates_against_the_json_schema(index):
+    import json
+
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    result = CliRunner().invoke(app, ["config", "schema"])
+    validator = jsonschema.Draft202012Validator(json.loads(result.output))
+    config = yaml.safe_load(code_blocks("yaml")[index])
+    assert [e.message for e in validator.iter_errors(config)] == []

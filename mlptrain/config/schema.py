@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -407,6 +407,13 @@ class RunConfig(Section):
         return template
 
 
+def _or_kind_shorthand(schema: dict[str, Any], kinds: Any) -> None:
+    """The JSON Schema of a section that a bare kind name may stand for (`loss: mse` is
+    `loss: {kind: mse}`, see `_loss_name_is_shorthand`): the section's schema or that name."""
+    section = {"$ref": schema.pop("$ref")} if "$ref" in schema else {"type": "object"}
+    schema["anyOf"] = [section, {"type": "string", "enum": list(get_args(kinds))}]
+
+
 class ExperimentConfig(Section):
     """One experiment: data, model, loss, optimizer, schedule, training loop and run output."""
 
@@ -417,7 +424,8 @@ class ExperimentConfig(Section):
     data: DataConfig = Field(default_factory=DataConfig, description="Data section.")
     model: ModelConfig = Field(default_factory=ModelConfig, description="Model section.")
     loss: LossConfig = Field(
-        default_factory=LossConfig, description="Loss: a name, or {kind, class_weight, huber_delta}."
+        default_factory=LossConfig, description="Loss: a name, or {kind, class_weight, huber_delta}.",
+        json_schema_extra=lambda schema: _or_kind_shorthand(schema, LossKind),
     )
     optimizer: OptimizerConfig = Field(
         default_factory=OptimizerConfig, description="Optimizer section."
