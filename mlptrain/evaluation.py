@@ -164,14 +164,20 @@ def result_path(model: LoadedModel, label: str, changes: dict[str, Any]) -> Path
 
 def evaluate_checkpoint(target: str | Path, split: str | None = None,
                         data: str | Path | None = None, overrides: list[str] | None = None,
-                        write: bool = True) -> dict[str, Any]:
+                        write: bool = True, threshold: float = 0.5) -> dict[str, Any]:
     """Evaluate a saved model on `split` (default test) of its data, or of `data` and `data.*`
     overrides. The result is also written next to the checkpoint (atomically) unless `write`
     is False: `<checkpoint>.eval-<split>.json` on the run's own data; on other data a file of
-    its own that records it under "data" (see `result_path`)."""
-    from mlptrain.metrics import evaluate, predict_outputs
+    its own that records it under "data" (see `result_path`).
+
+    threshold: the decision threshold of a binary classifier (probability of the positive
+    class, the second class name, at or above which a sample is predicted positive).
+    """
+    from mlptrain.metrics import evaluate, predict_outputs, regression_report
 
     split_name = _split_of(split, data)
+    if not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"the decision threshold must be in [0, 1], got {threshold!r}")
     model = load_model(target)
     overrides = list(overrides or [])
     cfg = data_overrides(model.cfg, data, overrides)
@@ -185,9 +191,11 @@ def evaluate_checkpoint(target: str | Path, split: str | None = None,
                  "overrides": overrides, "changes": changes},
         "task": model.task, "n_samples": int(len(X)), "metrics": metrics,
     }
+    _, outputs = predict_outputs(model.net, model.preprocessor, X, model.net.dtype)
     if model.task == "classification":
-        _, outputs = predict_outputs(model.net, model.preprocessor, X, model.net.dtype)
-        result.update(classification_details(outputs, y, model.class_names))
+        result.update(classification_details(outputs, y, model.class_names, threshold))
+    elif model.task == "regression":
+        result["per_target"] = regression_report(outputs, y, model.preprocessor.target_names)
     if write:
         out = result_path(model, split_name if data is None else Path(data).name, changes)
         write_atomic(out, (json.dumps(result, indent=2) + "\n").encode("utf-8"))
@@ -195,23 +203,20 @@ def evaluate_checkpoint(target: str | Path, split: str | None = None,
     return result
 
 
-def classification_details(outputs: np.ndarray, y: np.ndarray,
-                           class_names: list[str] | None) -> dict[str, Any]:
-    """Confusion matrix (row = actual, column = predicted) and the per-class report."""
-    from mlptrain.metrics import (
-        class_ids,
-        classification_report,
-        confusion_matrix,
-        predicted_classes,
-    )
+def classification_details(outputs: np.ndarray, y: np.ndarray, class_names: list[str] | None,
+                           threshold: float = 0.5) -> dict[str, Any]:
+    """The classification report (see `metrics.classification_summary`) with class names:
+    the confusion matrix (row = actual, column = predicted), per-class and averaged
+    precision / recall / F1, balanced accuracy, log-loss; ROC-AUC, average precision and the
+    threshold for two classes."""
+    from mlptrain.metrics import class_ids, classification_summary
 
     n_classes = len(class_names) if class_names else max(outputs.shape[1], 2)
     names = list(class_names) if class_names else [str(c) for c in range(n_classes)]
-    matrix = confusion_matrix(predicted_classes(outputs), class_ids(y), n_classes)
-    report = classification_report(matrix)
-    for row in report:
+    report = classification_summary(outputs, class_ids(y), n_classes, threshold)
+    for row in report["per_class"]:
         row["class"] = names[row["class"]]
-    return {"class_names": names, "confusion_matrix": matrix.tolist(), "per_class": report}
+    return {"class_names": names, **report}
 
 
 def _safe(label: str) -> str:

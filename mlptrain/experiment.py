@@ -30,13 +30,13 @@ from mlptrain.builders import (
 from mlptrain.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from mlptrain.config import config_to_yaml, validate_config, with_absolute_paths
 from mlptrain.errors import CheckpointError, ConfigError, DivergenceError, RunDirError
-from mlptrain.metrics import evaluate, metric_names
+from mlptrain.metrics import evaluate, is_binary, metric_names
 from mlptrain.rundir import CONFIG_FILE, LAYERS_FILE, SUMMARY_FILE, RunDir, create_run_dir
 from mlptrain.training import StopSignal, Trainer
 
 METRIC_COLUMNS_ORDER = (
     "epoch", "step", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
-    "val_mse", "val_mae", "val_r2", "grad_norm", "epoch_time", "samples_per_sec", "wall_time",
+    "val_balanced_accuracy", "val_f1_macro", "val_roc_auc", "val_average_precision", "val_mse", "val_mae", "val_r2", "grad_norm", "epoch_time", "samples_per_sec", "wall_time",
 )
 
 
@@ -109,7 +109,7 @@ def resolve_against_data(cfg, bundle):
 def _check_monitors(cfg, bundle, observer) -> None:
     """Every monitored metric must exist; with no validation split, val_X falls back to
     train_X (training on all the data, e.g. MNIST's 60,000 images, is a valid choice)."""
-    names = metric_names(bundle.task, bundle.val is not None)
+    names = metric_names(bundle.task, bundle.val is not None, is_binary(bundle.task, bundle.n_outputs))
     watched = [("train.checkpoint", cfg.train.checkpoint)]
     if cfg.train.early_stopping is not None:
         watched.append(("train.early_stopping", cfg.train.early_stopping))
@@ -293,7 +293,9 @@ def _train_in(run: RunDir, cfg, trainer: Trainer, observer, argv, resumed_from) 
 
 
 def _metric_columns(trainer: Trainer) -> list[str]:
-    names = set(metric_names(trainer.bundle.task, trainer.bundle.val is not None))
+    bundle = trainer.bundle
+    names = set(metric_names(bundle.task, bundle.val is not None,
+                             is_binary(bundle.task, bundle.n_outputs)))
     names |= {"epoch", "step", "lr", "grad_norm", "epoch_time", "samples_per_sec", "wall_time"}
     ordered = [c for c in METRIC_COLUMNS_ORDER if c in names]
     return ordered + ["best_" + trainer.best.monitor]

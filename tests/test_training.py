@@ -97,7 +97,7 @@ def test_run_directory_holds_every_file_and_metrics_parse(tmp_path):
     assert summary["status"] == "completed"
     assert summary["seed"] == 0 and summary["epochs_completed"] == 4
     assert summary["versions"]["numpy"] == np.__version__
-    assert set(summary["test"]) == {"loss", "accuracy"}
+    assert set(summary["test"]) == {"loss", "accuracy", "balanced_accuracy", "f1_macro"}
     resolved = yaml.safe_load((run / "config.yaml").read_text())
     assert resolved["model"]["hidden"] == [16, 16] and resolved["loss"]["kind"] == "cross_entropy"
     assert "epoch=4" in (run / "train.log").read_text()
