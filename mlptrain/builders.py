@@ -27,10 +27,27 @@ def build_model(cfg, bundle):
     elif init == "uniform":
         init = {"name": "uniform", "limit": model.init_scale}
     sizes = [bundle.n_features, *model.hidden, output_width(bundle, cfg.loss.kind)]
+    check_model_memory(cfg, sizes)
     return MLP(sizes, activation=activation, output=model.output, init=init,
                bias_init=model.bias_init, dropout=model.dropout, batchnorm=model.batchnorm,
                input_dropout=model.input_dropout,
                seed=_init_seed(cfg.seed), dtype=model.dtype)
+
+
+def check_model_memory(cfg, sizes: list[int]) -> None:
+    """Refuse (ConfigError naming model.hidden) a model whose training state cannot fit."""
+    from mlptrain.bounded import check_memory, model_bytes
+    from mlptrain.errors import ConfigError
+
+    itemsize = np.dtype(cfg.model.dtype).itemsize
+    batch = cfg.train.batch_size
+    needed = model_bytes(sizes, itemsize, batch, cfg.optimizer.kind)
+    weights_only = model_bytes(sizes, itemsize, 1, cfg.optimizer.kind)
+    key = "model.hidden" if weights_only * 2 > needed else "train.batch_size"
+    shape = " x ".join(str(s) for s in sizes)
+    check_memory(needed, key, f"training a {shape} network with "
+                 f"{cfg.optimizer.kind} (batch {cfg.train.batch_size})", ConfigError,
+                 hint="use fewer or narrower hidden layers, or a smaller train.batch_size")
 
 
 def _init_seed(seed: int) -> int:

@@ -12,6 +12,7 @@ either the previous file or the new one, never a mix.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class Checkpoint:
 def write_atomic(path: Path, payload: bytes) -> None:
     """Write `payload` to `path` so that readers see the old file or the new one, never a mix."""
     path = Path(path)
+    if not path.name or path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a directory, expected a file name", str(path))
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as handle:
@@ -50,6 +53,9 @@ def write_atomic(path: Path, payload: bytes) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
+    except OSError as err:  # name the file: a write error alone (ENOSPC) carries no name
+        tmp.unlink(missing_ok=True)
+        raise type(err)(err.errno, err.strerror, str(path)) from None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -87,18 +93,20 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     version this build understands raises `CheckpointError` naming the file."""
     from safetensors import SafetensorError, safe_open
 
+    from mlptrain.bounded import file_size, open_regular
+    from mlptrain.metadata_checks import check_depth
+
     path = Path(path)
     if not path.exists():
         raise CheckpointError("no such checkpoint file", path=path)
-    if path.is_dir():
-        raise CheckpointError("is a directory, expected a checkpoint file", path=path)
-    if path.stat().st_size == 0:
-        raise CheckpointError("is empty (0 bytes); not a checkpoint", path=path)
+    with open_regular(path, CheckpointError, "checkpoint file") as handle:  # no FIFO, no device
+        if file_size(handle) == 0:
+            raise CheckpointError("is empty (0 bytes); not a checkpoint", path=path)
     try:
         with safe_open(str(path), framework="np") as handle:
             header = handle.metadata() or {}
             _check_header(header, path)
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+            tensors = {key: _tensor(handle, key, path) for key in handle.keys()}
     except SafetensorError as err:
         raise CheckpointError(
             f"not a readable safetensors checkpoint (truncated or another format): {err}",
@@ -110,9 +118,24 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
         meta = json.loads(header["meta"])
     except (ValueError, KeyError):
         raise CheckpointError("its metadata is not valid JSON", path=path) from None
+    except RecursionError:
+        raise CheckpointError("its metadata nests too deeply", path=path) from None
     if not isinstance(meta, dict):
         raise CheckpointError("its metadata is not a JSON object", path=path)
+    check_depth(meta, path)
     return Checkpoint(tensors=tensors, meta=meta)
+
+
+# safetensors dtypes numpy has; bf16 and the float8 types are not among them
+NUMPY_DTYPES = ("F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL")
+
+
+def _tensor(handle, key: str, path: Path) -> np.ndarray:
+    dtype = handle.get_slice(key).get_dtype()
+    if dtype not in NUMPY_DTYPES:
+        raise CheckpointError(f"tensor {key!r} has data type {dtype}, which mlptrain does not "
+                              "use (float32 or float64 expected)", path=path)
+    return handle.get_tensor(key)
 
 
 def _check_header(header: dict[str, str], path: Path) -> None:
@@ -122,7 +145,7 @@ def _check_header(header: dict[str, str], path: Path) -> None:
             path=path,
         )
     version_text = header.get("format_version", "")
-    if not version_text.isdigit():
+    if not (version_text.isascii() and version_text.isdigit() and len(version_text) < 10):
         raise CheckpointError(f"has an invalid format version {version_text!r}", path=path)
     if int(version_text) > FORMAT_VERSION:
         raise CheckpointError(

@@ -62,6 +62,7 @@ def load_model(target: str | Path, dtype: str | None = None) -> LoadedModel:
     """
     from mlptrain.config import validate_config
     from mlptrain.experiment import saved_preprocessor
+    from mlptrain.metadata_checks import check_model_meta, check_preprocessor_meta
     from mlptrain.nn import MLP
 
     path = resolve_checkpoint(target)
@@ -73,6 +74,12 @@ def load_model(target: str | Path, dtype: str | None = None) -> LoadedModel:
         cfg = validate_config(meta["config"], source=str(path))
     except ConfigError as err:
         raise CheckpointError(f"holds an invalid config: {err.message}", path=path) from None
+    # An untrusted checkpoint never downloads: its embedded mirrors are dropped, and a download
+    # happens only when the command line asks for it (data.download=true data.mirrors=[...]).
+    cfg.data.download, cfg.data.mirrors = False, None
+    sizes = check_model_meta(meta["model"], path, dtype)
+    if isinstance(meta.get("preprocessor"), dict):
+        check_preprocessor_meta(meta["preprocessor"], sizes, path)
     model_cfg = dict(meta["model"])
     if dtype is not None:
         model_cfg["dtype"] = dtype

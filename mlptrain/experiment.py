@@ -180,10 +180,12 @@ def saved_preprocessor(checkpoint: Checkpoint, path: Path):
     """The preprocessor fitted when the checkpoint's run started (never refitted)."""
     from mlptrain.data import Preprocessor
     from mlptrain.errors import DataError
+    from mlptrain.metadata_checks import check_preprocessor_meta
 
     state = checkpoint.meta.get("preprocessor")
     if not isinstance(state, dict):
         raise CheckpointError("holds no preprocessor state", path=path)
+    check_preprocessor_meta(state, None, path)
     try:
         return Preprocessor.from_state_dict({**state, "arrays": checkpoint.group("preprocessor")})
     except DataError as err:
@@ -192,7 +194,11 @@ def saved_preprocessor(checkpoint: Checkpoint, path: Path):
 
 def restore_trainer(trainer: Trainer, checkpoint: Checkpoint, path: Path) -> None:
     """Load weights, optimizer, schedule, counters and RNG states into `trainer` (strict)."""
+    from mlptrain.metadata_checks import check_loop_state
+    from mlptrain.training import LoopState
+
     try:
+        check_loop_state(checkpoint.meta["trainer"]["loop"], LoopState, path)
         trainer.net.load_state_arrays(checkpoint.group("model"))
         trainer.optimizer.load_state_dict(
             {"arrays": checkpoint.group("optimizer"), "scalars": checkpoint.meta["optimizer"]}
@@ -201,8 +207,12 @@ def restore_trainer(trainer: Trainer, checkpoint: Checkpoint, path: Path) -> Non
     except KeyError as err:
         raise CheckpointError(f"is incomplete: its metadata has no {err.args[0]!r} entry",
                               path=path) from None
-    except (ValueError, TypeError) as err:
+    except (ValueError, TypeError, OverflowError, AttributeError, IndexError) as err:
         raise CheckpointError(f"does not match this run's model or state: {err}", path=path) from None
+    if not 0 <= trainer.state.batch_in_epoch < trainer.steps_per_epoch:
+        raise CheckpointError(
+            f"trainer.loop.batch_in_epoch is {trainer.state.batch_in_epoch}, but an epoch of this "
+            f"run has {trainer.steps_per_epoch} batches", path=path)
 
 
 # ---- runs -----------------------------------------------------------------------------------

@@ -127,6 +127,9 @@ def parse_yaml(text: str | bytes, source: str) -> tuple[Any, dict[KeyPath, int]]
         raise ConfigError(f"invalid YAML: {err}", path=source) from None
     except RecursionError:
         raise ConfigError("the document nests too deeply", path=source) from None
+    except ValueError as err:  # an integer past Python's 4,300-digit conversion limit
+        raise ConfigError(f"holds a value that cannot be read: {_short(str(err), 120)}",
+                          path=source) from None
     finally:
         loader.dispose()
 
@@ -148,21 +151,10 @@ def _describe_yaml_error(err: yaml.MarkedYAMLError) -> str:
 
 def read_config_file(path: str | Path) -> tuple[dict, dict[KeyPath, int]]:
     """Read a config file into a raw mapping and its key lines; errors name the file."""
-    path = Path(path)
+    from mlptrain.bounded import read_bounded
+
     source = str(path)
-    if not path.exists():
-        raise ConfigError("no such file", path=source)
-    if path.is_dir():
-        raise ConfigError("is a directory, expected a YAML config file", path=source)
-    try:
-        size = path.stat().st_size
-        if size > MAX_CONFIG_BYTES:
-            raise ConfigError(
-                f"is {size} bytes; a config may be at most {MAX_CONFIG_BYTES} bytes", path=source
-            )
-        raw_bytes = path.read_bytes()
-    except OSError as err:
-        raise ConfigError(f"cannot be read: {err.strerror}", path=source) from None
+    raw_bytes = read_bounded(path, MAX_CONFIG_BYTES, ConfigError, "YAML config file")
     value, lines = parse_yaml(raw_bytes, source)
     if value is None:
         raise ConfigError(
@@ -184,17 +176,18 @@ def apply_overrides(raw: dict, overrides: Iterable[str]) -> dict[KeyPath, str]:
     """
     applied: dict[KeyPath, str] = {}
     for text in overrides:
+        shown = _short(repr(text), 60)
         key, sep, value_text = text.partition("=")
         key = key.strip()
         if not sep or not key:
             raise ConfigError(
-                f"override {text!r} is not of the form key.path=value (e.g. optimizer.lr=0.05)"
+                f"override {shown} is not of the form key.path=value (e.g. optimizer.lr=0.05)"
             )
         path = tuple(key.split("."))
         if any(part == "" for part in path):
-            raise ConfigError(f"override {text!r} has an empty part in its key path {key!r}")
-        value, _ = parse_yaml(value_text, f"override {text!r}")
-        _set_path(raw, path, value, text)
+            raise ConfigError(f"override {shown} has an empty part in its key path {key!r}")
+        value, _ = parse_yaml(value_text, f"override {shown}")
+        _set_path(raw, path, value, shown)
         applied[path] = text
     return applied
 
@@ -210,7 +203,7 @@ def _set_path(raw: dict, path: KeyPath, value: Any, text: str) -> None:
         if not isinstance(child, dict):
             prefix = ".".join(path[: depth + 1])
             raise ConfigError(
-                f"override {text!r}: {prefix} is a {type(child).__name__}, not a section"
+                f"override {text}: {prefix} is a {type(child).__name__}, not a section"
             )
         node = child
     node[path[-1]] = value
@@ -276,7 +269,7 @@ def _describe_error(
     for said, plain in _PLAIN_WORDS:
         message = message.replace(said, plain)
     got = error.get("input")
-    shown = "" if isinstance(got, Mapping) or "got" in message else f", got {got!r}"
+    shown = "" if isinstance(got, Mapping) or "got" in message else f", got {_short_repr(got)}"
     return f"{key}{where}: {_lower_first(message)}{shown}"
 
 
@@ -303,7 +296,7 @@ def _clean_loc(loc: Iterable[Any]) -> tuple[str, ...]:
 def _where(loc: KeyPath, lines: Mapping[KeyPath, int], overrides: Mapping[KeyPath, str]) -> str:
     for cut in range(len(loc), 0, -1):
         if loc[:cut] in overrides:
-            return f" (from override {overrides[loc[:cut]]!r})"
+            return f" (from override {_short(repr(overrides[loc[:cut]]), 60)})"
         if loc[:cut] in lines:
             return f" (line {lines[loc[:cut]]})"
     return ""
@@ -328,6 +321,17 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
         if found is not None:
             return found
     return None
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _short_repr(value: Any) -> str:
+    """repr of a value for a message, cut to one readable line (a 5,000-digit integer too)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    return _short(repr(value))
 
 
 def _lower_first(text: str) -> str:

@@ -91,9 +91,10 @@ _TEMPLATE_FIELDS = ("name", "timestamp", "seed")
 
 
 class Section(BaseModel):
-    """Base of every config section: unknown keys are errors, assignments are validated."""
+    """Base of every config section: unknown keys are errors, assignments are validated,
+    floats must be finite (a NaN or infinite hyper-parameter validates but cannot train)."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     @field_validator("*", mode="before")
     @classmethod
@@ -101,7 +102,30 @@ class Section(BaseModel):
         """`epochs: true` is a mistake, not 1 (pydantic's lax mode would take it as 1)."""
         if isinstance(value, bool) and not _admits_bool(cls.model_fields[info.field_name].annotation):
             raise ValueError(f"must not be a boolean, got {value!r}")
+        _check_plain_values(value)
         return value
+
+
+MAX_INT = 2**63 - 1  # every integer of a config fits in int64 (numpy, JSON, the RNG seed)
+
+
+def _check_plain_values(value: Any, depth: int = 0) -> None:
+    """Refuse integers beyond int64 and text no file system or terminal can take (a NUL
+    byte, a lone surrogate), wherever they stand in a value (lists included)."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not -MAX_INT <= value <= MAX_INT:
+        raise ValueError(f"must be an integer of at most 19 digits (|value| <= {MAX_INT})")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("must be valid text (it holds a lone surrogate)") from None
+    if isinstance(value, (list, tuple)) and depth < 4:
+        for item in value:
+            _check_plain_values(item, depth + 1)
 
 
 def _admits_bool(annotation: Any) -> bool:
@@ -420,7 +444,9 @@ class ExperimentConfig(Section):
     name: str = Field(
         "experiment", description="Experiment name, used in the run directory name."
     )
-    seed: int = Field(0, ge=0, description="Seed of every random draw (data, init, shuffling).")
+    seed: int = Field(
+        0, ge=0, le=MAX_INT, description="Seed of every random draw (data, init, shuffling)."
+    )
     data: DataConfig = Field(default_factory=DataConfig, description="Data section.")
     model: ModelConfig = Field(default_factory=ModelConfig, description="Model section.")
     loss: LossConfig = Field(
@@ -454,6 +480,16 @@ class ExperimentConfig(Section):
     @model_validator(mode="after")
     def _resolve_task_loss_and_output(self) -> ExperimentConfig:
         resolve_task_loss_output(self)
+        return self
+
+    @model_validator(mode="after")
+    def _warmup_ends_before_training_does(self) -> ExperimentConfig:
+        schedule, epochs = self.schedule, self.train.epochs
+        if schedule.kind == "cosine" and schedule.warmup_epochs >= epochs:
+            raise ValueError(
+                f"schedule.warmup_epochs ({schedule.warmup_epochs:g}) must be below "
+                f"train.epochs ({epochs}): a cosine warm-up has to end before training does"
+            )
         return self
 
 

@@ -11,11 +11,13 @@
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from mlptrain.bounded import check_memory, file_size, human_bytes, open_regular
 from mlptrain.data.dataset import RawData
 from mlptrain.errors import DataError
 
@@ -60,10 +62,19 @@ def _looks_like_header(first: list[str], below: list[list[str]]) -> bool:
     return False
 
 
+# Bytes of memory per byte of CSV text while it is parsed: one Python string per field
+# (~50 bytes of overhead each) in row lists, then a fixed-width numpy string array.
+CSV_MEMORY_FACTOR = 16
+
+
 def _read_rows(path: Path, delimiter: str) -> tuple[list[list[str]], list[int]]:
     rows, lines = [], []
+    binary = open_regular(path, DataError, "CSV file")
+    size = file_size(binary)
     try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
+        check_memory(size * CSV_MEMORY_FACTOR, "", f"reading this {human_bytes(size)} CSV file",
+                     DataError, path)
+        with io.TextIOWrapper(binary, newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle, delimiter=delimiter)
             start = 1
             for row in reader:
@@ -83,6 +94,8 @@ def _read_rows(path: Path, delimiter: str) -> tuple[list[list[str]], list[int]]:
         raise DataError(f"is not valid CSV: {err}", path=path) from None
     except OSError as err:
         raise DataError(f"cannot be read: {err.strerror}", path=path) from None
+    finally:
+        binary.close()
     return rows, lines
 
 

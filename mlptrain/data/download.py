@@ -22,6 +22,8 @@ from typing import Any, Protocol
 from mlptrain.errors import DataError
 
 TIMEOUT_SECONDS = 30.0
+MAX_DOWNLOAD_BYTES = 256 * 1024 * 1024  # the largest known set file (gzip) is ~30 MB
+SCHEMES = ("http://", "https://")
 CHUNK_BYTES = 1 << 16
 USER_AGENT = "mlptrain (dataset download)"
 
@@ -39,17 +41,23 @@ class _Failed(Exception):
 
 
 def _stream(url: str, handle, desc: str, progress: Progress | None, timeout: float) -> None:
+    if not url.lower().startswith(SCHEMES):  # file:///dev/zero, ftp://, ... are never fetched
+        raise _Failed("only http:// and https:// mirrors are allowed")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
+            if total is not None and total > MAX_DOWNLOAD_BYTES:
+                raise _Failed(f"the file is {total} bytes, more than the {MAX_DOWNLOAD_BYTES} allowed")
             bar = progress(total, desc) if progress else None
             got = 0
             try:
                 while chunk := response.read(CHUNK_BYTES):
                     handle.write(chunk)
                     got += len(chunk)
+                    if got > MAX_DOWNLOAD_BYTES:
+                        raise _Failed(f"the file is larger than the {MAX_DOWNLOAD_BYTES} bytes allowed")
                     if bar is not None:
                         bar.update(len(chunk))
             finally:

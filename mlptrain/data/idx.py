@@ -13,12 +13,13 @@ disagree in count) is a `DataError` naming the file.
 
 from __future__ import annotations
 
-import gzip
+import math
 import zlib
 from pathlib import Path
 
 import numpy as np
 
+from mlptrain.bounded import check_memory, file_size, human_bytes, open_regular
 from mlptrain.errors import DataError
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions (n, rows, cols)
@@ -28,30 +29,76 @@ _KIND = {IMAGES_MAGIC: "images", LABELS_MAGIC: "labels"}
 
 
 def read_bytes(path: str | Path) -> bytes:
-    """The decompressed content of an IDX file (raw or gzip)."""
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError("no such file", path=path) from None
-    except IsADirectoryError:
-        raise DataError("is a directory, expected an IDX file", path=path) from None
-    except OSError as err:
-        raise DataError(f"cannot be read: {err.strerror}", path=path) from None
+    """The decompressed content of an IDX file (raw or gzip), read within bounds: only a
+    regular file, no larger than the memory available, and a gzip file decompressed no
+    further than the size its IDX header claims (see `decompress`)."""
+    with open_regular(path, DataError, "IDX file") as handle:
+        size = file_size(handle)
+        check_memory(size, "", f"reading this {human_bytes(size)} IDX file", DataError, path)
+        try:
+            data = handle.read(size + 1)
+        except OSError as err:
+            raise DataError(f"cannot be read: {err.strerror}", path=path) from None
     return decompress(data, path)
 
 
 def decompress(data: bytes, source: str | Path) -> bytes:
-    """`data` un-gzipped if it starts with the gzip magic, else as is."""
+    """`data` un-gzipped if it starts with the gzip magic, else as is.
+
+    Decompression stops at the size the IDX header (the first bytes out) claims, checked
+    against the memory available first: a small file that would inflate to gigabytes (a
+    "zip bomb") is refused before it is inflated.
+    """
     if not data.startswith(GZIP_MAGIC):
         return data
-    try:
-        return gzip.decompress(data)
-    except (EOFError, OSError, zlib.error) as err:
+    out = bytearray()
+    stream = _Inflater(data, source)
+    out += stream.read(4)
+    if len(out) < 4:
+        return bytes(out)  # parse() names what is missing
+    out += stream.read(4 * out[3])
+    header = 4 + 4 * out[3]
+    if len(out) < header:
+        return bytes(out)
+    dims = [int.from_bytes(out[4 + 4 * i : 8 + 4 * i], "big") for i in range(out[3])]
+    expected = header + math.prod(dims)
+    check_memory(expected, "", f"the header of this gzip IDX file claims {expected} bytes, "
+                 "which", DataError, source)
+    out += stream.read(expected - len(out) + 1)
+    if len(out) > expected:
         raise DataError(
-            f"is a damaged or truncated gzip file ({err}); delete it and fetch it again",
-            path=source,
-        ) from None
+            f"decompresses to more than the {expected} bytes its IDX header promises", path=source
+        )
+    return bytes(out)
+
+
+class _Inflater:
+    """Reads up to n decompressed bytes at a time from gzip `data` (members concatenated)."""
+
+    def __init__(self, data: bytes, source: str | Path):
+        self.pending, self.source = data, source
+        self.inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def read(self, n: int) -> bytes:
+        out = b""
+        try:
+            while len(out) < n:
+                chunk = self.inflater.decompress(self.pending, n - len(out))
+                out += chunk
+                self.pending = self.inflater.unconsumed_tail
+                if self.inflater.eof:
+                    rest = self.inflater.unused_data
+                    if not rest.startswith(GZIP_MAGIC):
+                        break
+                    self.pending, self.inflater = rest, zlib.decompressobj(16 + zlib.MAX_WBITS)
+                elif not chunk and not self.pending:
+                    raise EOFError("compressed file ended before the end-of-stream marker")
+        except (EOFError, zlib.error) as err:
+            raise DataError(
+                f"is a damaged or truncated gzip file ({err}); delete it and fetch it again",
+                path=self.source,
+            ) from None
+        return out
 
 
 def parse(data: bytes, source: str | Path, expect_magic: int) -> np.ndarray:
@@ -76,7 +123,7 @@ def parse(data: bytes, source: str | Path, expect_magic: int) -> np.ndarray:
     if len(data) < header:
         raise DataError(f"is truncated inside its header ({len(data)} bytes)", path=source)
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(dims, dtype=np.int64))
+    expected = header + math.prod(dims)
     if len(data) != expected:
         what = "truncated" if len(data) < expected else "longer than its header says"
         shape = "x".join(str(d) for d in dims)

@@ -8,22 +8,34 @@ loading them would need pickle, which can run code.
 
 from __future__ import annotations
 
+import math
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from numpy.lib import format as npformat
 
+from mlptrain.bounded import check_memory, open_regular
 from mlptrain.data.dataset import RawData
 from mlptrain.errors import DataError
 
 
+@contextmanager
 def _open(path: Path):
+    """The NPZ archive of a regular file (np.load on the open handle: no second open)."""
+    with open_regular(path, DataError, ".npz file") as handle:
+        archive = _load(handle, path)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise DataError("is a single .npy array, not an .npz archive of named arrays",
+                            path=path)
+        with archive:
+            yield archive
+
+
+def _load(handle, path: Path):
     try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise DataError("no such file", path=path) from None
-    except IsADirectoryError:
-        raise DataError("is a directory, expected an .npz file", path=path) from None
+        return np.load(handle, allow_pickle=False)
     except ValueError as err:
         if "pickle" in str(err):  # neither zip nor .npy: numpy would try pickle; never here
             raise DataError("is not a readable .npz archive (not a zip file)", path=path) from None
@@ -39,6 +51,7 @@ def _array(archive, path: Path, key: str, field: str) -> np.ndarray:
             f"has no array {key!r} ({field}); arrays present: {present}", path=path,
             hint=f"set {field} to one of the names above",
         )
+    _check_member_header(archive, path, key)
     try:
         array = archive[key]
     except ValueError as err:
@@ -56,6 +69,39 @@ def _array(archive, path: Path, key: str, field: str) -> np.ndarray:
             f"array {key!r} has dtype {array.dtype}; expected numbers", path=path
         )
     return array
+
+
+def _check_member_header(archive, path: Path, key: str) -> None:
+    """Refuse an array whose .npy header claims more bytes than its zip member holds (or
+    than memory can take) before numpy allocates it: a header may claim 16 TiB."""
+    names = archive.zip.namelist()
+    member = key + ".npy" if key + ".npy" in names else key
+    if member not in names:
+        return
+    info = archive.zip.getinfo(member)
+    check_memory(info.file_size, "", f"array {key!r} ({info.file_size} bytes unpacked)",
+                 DataError, path)
+    try:
+        with archive.zip.open(member) as stream:
+            version = npformat.read_magic(stream)
+            if version == (1, 0):
+                shape, _, dtype = npformat.read_array_header_1_0(stream)
+            elif version == (2, 0):
+                shape, _, dtype = npformat.read_array_header_2_0(stream)
+            else:
+                return  # numpy reads (and checks) other versions itself
+            body = info.file_size - stream.tell()
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, SyntaxError) as err:
+        raise DataError(f"array {key!r} has an unreadable .npy header ({err})", path=path) from None
+    if dtype.hasobject:
+        return  # refused below without reading it (it would need pickle)
+    claimed = math.prod(shape) * dtype.itemsize
+    if claimed > body:
+        raise DataError(
+            f"array {key!r}: its header claims shape {tuple(shape)} of {dtype} "
+            f"({claimed} bytes), but the archive holds {body} bytes for it",
+            path=path,
+        )
 
 
 def _features(X: np.ndarray, path: Path, key: str) -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mlptrain.bounded import check_memory
 from mlptrain.config.schema import IMAGE_SOURCES, SYNTHETIC_SOURCES, DataConfig
 from mlptrain.data import idx, named
 from mlptrain.data.csvfile import read_csv
@@ -20,7 +21,16 @@ from mlptrain.errors import DataError
 DATA_STREAM = 0  # the seed's stream for generating synthetic data (splits use another)
 
 
+SYNTHETIC_COPIES = 8  # float64 work arrays while generating, shuffling and splitting
+
+
 def _synthetic(cfg: DataConfig, seed: int) -> dict[str, RawData]:
+    width = cfg.n_features + 1  # features and the target
+    check_memory(cfg.n_samples * width * 8 * SYNTHETIC_COPIES, "data.n_samples",
+                 f"generating {cfg.n_samples} {cfg.source} samples", DataError)
+    if cfg.source in ("spiral", "blobs") and cfg.n_classes > cfg.n_samples:
+        raise DataError(f"data.n_classes ({cfg.n_classes}) must not exceed data.n_samples "
+                        f"({cfg.n_samples}): every class needs a sample")
     spec = SyntheticSpec(cfg.n_samples, cfg.n_classes, cfg.n_features, cfg.noise)
     X, y = make_synthetic(cfg.source, spec, np.random.default_rng([seed, DATA_STREAM]))
     return {"train": RawData(X=X, y=y, path=f"<{cfg.source}>")}
