@@ -36,14 +36,15 @@ def build_model(cfg, bundle):
 
 def check_model_memory(cfg, sizes: list[int]) -> None:
     """Refuse (ConfigError naming model.hidden) a model whose training state cannot fit."""
-    from mlptrain.bounded import check_memory, model_bytes
+    from mlptrain.bounded import available_memory, check_memory, model_bytes
     from mlptrain.errors import ConfigError
 
     itemsize = np.dtype(cfg.model.dtype).itemsize
     batch = cfg.train.batch_size
     needed = model_bytes(sizes, itemsize, batch, cfg.optimizer.kind)
+    free = available_memory()
     weights_only = model_bytes(sizes, itemsize, 1, cfg.optimizer.kind)
-    key = "model.hidden" if weights_only * 2 > needed else "train.batch_size"
+    key = "train.batch_size" if free is not None and weights_only <= free else "model.hidden"
     shape = " x ".join(str(s) for s in sizes)
     check_memory(needed, key, f"training a {shape} network with "
                  f"{cfg.optimizer.kind} (batch {cfg.train.batch_size})", ConfigError,

@@ -185,7 +185,11 @@ def saved_preprocessor(checkpoint: Checkpoint, path: Path):
     state = checkpoint.meta.get("preprocessor")
     if not isinstance(state, dict):
         raise CheckpointError("holds no preprocessor state", path=path)
-    check_preprocessor_meta(state, None, path)
+    model = checkpoint.meta.get("model")
+    sizes = model.get("layer_sizes") if isinstance(model, dict) else None
+    valid = isinstance(sizes, list) and len(sizes) >= 2 and all(
+        isinstance(s, int) and not isinstance(s, bool) for s in sizes)
+    check_preprocessor_meta(state, sizes if valid else None, path)
     try:
         return Preprocessor.from_state_dict({**state, "arrays": checkpoint.group("preprocessor")})
     except DataError as err:
@@ -399,17 +403,16 @@ def _evaluate_best_on_test(run: RunDir, trainer: Trainer) -> dict[str, float] | 
 
 def _last_row(run: RunDir) -> dict[str, Any]:
     import csv
+    import io
 
-    from mlptrain.rundir import METRICS_FILE
+    from mlptrain.rundir import METRICS_FILE, read_run_text
 
     path = run.file(METRICS_FILE)
     if not path.exists():
         return {}
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = csv.DictReader(handle)
-        last = None
-        for row in rows:
-            last = row
+    last = None
+    for row in csv.DictReader(io.StringIO(read_run_text(path), newline="")):
+        last = row
     if last is None:
         return {}
     return {k: _number(v) for k, v in last.items()}

@@ -46,21 +46,39 @@ def read_history(run_dir: str | Path) -> dict[str, Any]:
     if not metrics.exists():
         raise RunDirError(f"holds no {METRICS_FILE} (not a run directory, or no epoch ended)",
                           path=run)
-    with open(metrics, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
+    from mlptrain.rundir import read_run_text
+
+    try:
+        rows = list(csv.DictReader(io.StringIO(read_run_text(metrics), newline="")))
+    except csv.Error as err:
+        raise RunDirError(f"is not valid CSV ({err})", path=metrics) from None
     if not rows:
         raise RunDirError(f"its {METRICS_FILE} holds no rows yet", path=run)
     columns = {key: [_float(r.get(key)) for r in rows] for key in rows[0]}
     layers = []
     path = run / LAYERS_FILE
     if path.exists():
-        for line in path.read_text(encoding="utf-8").splitlines():
+        for line in read_run_text(path).splitlines():
             if line.strip():
                 try:
-                    layers.append(json.loads(line))
-                except ValueError:
+                    record = json.loads(line)
+                except (ValueError, RecursionError):
                     continue  # a line cut by a crash
+                if _layer_record_ok(record):
+                    layers.append(record)
     return {"name": run.name, "metrics": columns, "layers": layers}
+
+
+def _layer_record_ok(record: Any) -> bool:
+    """A layers.jsonl record as mlptrain writes it: {"epoch": n, "layers": [{...}, ...]} with
+    numbers (or null) as values; anything else (a hand-edited or damaged line) is skipped."""
+    if not isinstance(record, dict) or not isinstance(record.get("layers"), list):
+        return False
+    if not isinstance(record.get("epoch"), (int, float)) or isinstance(record["epoch"], bool):
+        return False
+    return all(isinstance(layer, dict) and all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool))
+        or k in ("activation", "name") for k, v in layer.items()) for layer in record["layers"])
 
 
 def _float(text: str | None) -> float:

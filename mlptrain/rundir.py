@@ -32,6 +32,20 @@ LAYERS_FILE = "layers.jsonl"
 SUMMARY_FILE = "summary.json"
 LOG_FILE = "train.log"
 CHECKPOINT_DIR = "checkpoints"
+MAX_HISTORY_BYTES = 256 * 1024 * 1024  # metrics.csv, layers.jsonl: a few kB per epoch
+
+
+def read_run_text(path: Path, limit: int = MAX_HISTORY_BYTES) -> str:
+    """A run-directory text file (metrics.csv, layers.jsonl), read within bounds: a regular
+    file of at most `limit` bytes, UTF-8; anything else is a RunDirError naming the file."""
+    from mlptrain.bounded import read_bounded
+
+    data = read_bounded(path, limit, RunDirError, "run-directory file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise RunDirError(f"is not UTF-8 text (byte {err.start}); it was not written by "
+                          "mlptrain, or is damaged", path=path) from None
 
 
 def create_run_dir(root: str | Path, template: str, name: str, seed: int) -> Path:
@@ -104,7 +118,10 @@ class RunDir:
         the checkpoint a run resumes from), and any row a crash left half-written."""
         metrics = self.file(METRICS_FILE)
         if metrics.exists():
-            rows = list(csv.DictReader(io.StringIO(metrics.read_text(encoding="utf-8"))))
+            try:
+                rows = list(csv.DictReader(io.StringIO(read_run_text(metrics))))
+            except csv.Error as err:
+                raise RunDirError(f"is not valid CSV ({err})", path=metrics) from None
             kept = [r for r in rows if None not in r.values() and _step_of(r) <= last_step]
             out = io.StringIO()
             if rows:
@@ -114,7 +131,7 @@ class RunDir:
             write_atomic(metrics, out.getvalue().encode("utf-8"))
         layers = self.file(LAYERS_FILE)
         if layers.exists():
-            lines = layers.read_text(encoding="utf-8").splitlines()
+            lines = read_run_text(layers).splitlines()
             kept_lines = [ln for ln in lines if _json_step(ln) <= last_step]
             write_atomic(layers, "".join(ln + "\n" for ln in kept_lines).encode("utf-8"))
 
@@ -136,7 +153,7 @@ def _json_step(line: str) -> float:
     """The step of a layers.jsonl line; inf for a line that does not parse (half-written)."""
     try:
         return float(json.loads(line).get("step", float("inf")))
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, TypeError, RecursionError):
         return float("inf")
 
 

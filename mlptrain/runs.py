@@ -170,12 +170,15 @@ def _read_config(path: Path) -> dict[str, Any]:
 
 
 def _read_bounded(path: Path, limit: int, run: Path) -> str:
+    from mlptrain.bounded import read_bounded
+
     try:
         size = path.stat().st_size
         if size > limit:
             raise RunDirError(f"{path.name} is {size} bytes, more than the {limit} allowed",
                               path=run)
-        return path.read_bytes().decode("utf-8")
+        # only a regular file: a FIFO or /dev/zero (size 0) would never end
+        return read_bounded(path, limit, RunDirError, "run-directory file").decode("utf-8")
     except OSError as err:
         raise RunDirError(f"{path.name} cannot be read: {err.strerror or err}", path=run) from None
     except UnicodeDecodeError:

@@ -61,8 +61,38 @@ for _command in COMMANDS:
 
 
 def main() -> None:
-    """Console-script entry point (`mlptrain = "mlptrain.cli:main"`)."""
-    app()
+    """Console-script entry point (`mlptrain = "mlptrain.cli:main"`). Output that cannot be
+    written (stdout closed, /dev/full) is exit 2 with one line on stderr, wherever it happens
+    (help and version text too); a closed pipe (EPIPE) is left to click."""
+    import errno
+    import sys
+
+    from mlptrain.cli.common import NamedStdout, output_failed, stdout_works
+
+    if sys.stdout is None:
+        _exit_with(output_failed, None)
+    sys.stdout = NamedStdout(sys.stdout)
+    try:
+        app()
+    except SystemExit as done:
+        if not stdout_works():
+            _exit_with(output_failed, None)
+        raise done from None
+    except OSError as err:  # from click's own printing (help, version), outside any command
+        if err.errno == errno.EPIPE:
+            raise
+        _exit_with(output_failed, err)
+
+
+def _exit_with(report, err) -> None:
+    import sys
+
+    import typer
+
+    try:
+        report(err)
+    except typer.Exit as done:
+        sys.exit(done.exit_code)
 
 
 __all__ = ["COMMANDS", "app", "main"]

@@ -64,14 +64,86 @@ def user_errors(debug: bool):
             raise
         where = f"{err.filename}: " if err.filename else ""
         fail(_escape(f"{where}{err.strerror or err}"), 2)
+    except UnicodeEncodeError as err:  # a class name the terminal's encoding cannot show
+        if debug:
+            raise
+        fail(f"cannot print {err.object[err.start:err.end]!a} in this terminal's encoding "
+             f"({err.encoding}); set PYTHONIOENCODING=utf-8, or write to a file with --out", 2)
     except Exception as err:  # a bug: say so in one line, the traceback is behind --debug
         if debug:
             raise
-        fail(
-            f"internal error: {type(err).__name__}: {_escape(str(err))}\n"
-            "  rerun with --debug for the traceback, and please report it",
-            3,
-        )
+        fail(f"internal error (a bug in mlptrain): {type(err).__name__}: "
+             f"{_escape(_first_line(str(err)))}\n{REPORT_HINT}", 3)
+
+
+REPORT_HINT = ("  please report it: rerun the same command with --debug and include the "
+               "traceback,\n  the command line and `mlptrain --version` in the bug report")
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+# ---- standard output that cannot be written -----------------------------------------------------
+
+STDOUT_NAME = "<standard output>"
+
+
+class NamedStdout:
+    """sys.stdout, with write errors (a full disk, /dev/full) naming it: OSError.filename is
+    "<standard output>", so the message says which output failed."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    def write(self, text):
+        return self._named(self._stream.write, text)
+
+    def flush(self):
+        return self._named(self._stream.flush)
+
+    @staticmethod
+    def _named(call, *args):
+        try:
+            return call(*args)
+        except OSError as err:
+            if err.filename is not None:
+                raise
+            raise type(err)(err.errno, err.strerror, STDOUT_NAME) from None
+
+
+def stdout_works() -> bool:
+    """False when standard output is closed, or flushing it fails (a full disk, /dev/full)."""
+    import sys
+
+    if sys.stdout is None:
+        return False
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def output_failed(err: OSError | None) -> None:
+    """Exit 2 with one line on stderr when standard output cannot be written; stdout is then
+    pointed at /dev/null so that the interpreter's own flush at exit cannot fail again."""
+    import os
+    import sys
+
+    why = f": {err.strerror}" if err is not None and err.strerror else " (it is closed)"
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (lives until exit)
+    except OSError:
+        pass
+    fail(f"cannot write to standard output{why}", 2)
 
 
 def _escape(text: str) -> str:

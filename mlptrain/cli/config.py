@@ -42,7 +42,8 @@ def config_schema() -> None:
     schema = ExperimentConfig.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "mlptrain experiment config"
-    typer.echo(json.dumps(schema, indent=2))
+    with user_errors(False):
+        typer.echo(json.dumps(schema, indent=2))
 
 
 @config_app.command("reference", epilog="Example:\n\n  mlptrain config reference > CONFIG.md")
@@ -50,7 +51,8 @@ def config_reference() -> None:
     """Print the reference of every config key (default and meaning) as a Markdown table."""
     from mlptrain.config.reference import markdown_reference
 
-    typer.echo(markdown_reference(), nl=False)
+    with user_errors(False):
+        typer.echo(markdown_reference(), nl=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -239,11 +239,21 @@ def validate_config(
         return ExperimentConfig.model_validate(dict(raw))
     except ValidationError as err:
         messages = [
-            _describe_error(e, lines or {}, overrides or {}) for e in err.errors()
+            _describe_error(e, lines or {}, overrides or {}) for e in _most_specific(err.errors())
         ]
         first, rest = messages[0], len(messages) - 1
         more = f"\n  ({rest} more problem{'s' if rest > 1 else ''}; fix this one first)" if rest else ""
         raise ConfigError(first + more, path=source) from None
+
+
+def _most_specific(errors: list) -> list:
+    """Drop a union's "expected 'balanced'" when another branch of the same field says more
+    (class_weight: [.inf, 1] is a list with a non-finite item, not a wrong literal)."""
+    locs = [_clean_loc(e["loc"]) for e in errors]
+    kept = [e for e, loc in zip(errors, locs, strict=True) if not (
+        e["type"] == "literal_error" and any(other != loc and other[: len(loc)] == loc
+                                             for other in locs))]
+    return kept or errors
 
 
 def _describe_error(

@@ -138,6 +138,10 @@ def parse(data: bytes, source: str | Path, expect_magic: int) -> np.ndarray:
 def read_images(path: str | Path) -> np.ndarray:
     """Images of an IDX file, flattened: (n, rows * cols) uint8 (a view, no float copy)."""
     images = parse(read_bytes(path), path, IMAGES_MAGIC)  # (n, rows, cols)
+    if images.ndim < 2 or len(images) == 0:
+        raise DataError(f"holds no samples (shape {images.shape})", path=path)
+    if math.prod(images.shape[1:]) == 0:
+        raise DataError(f"its images have no pixels (shape {images.shape})", path=path)
     return images.reshape(len(images), -1)
 
 

@@ -108,6 +108,8 @@ def _features(X: np.ndarray, path: Path, key: str) -> np.ndarray:
     if X.ndim == 0 or len(X) == 0:
         raise DataError(f"array {key!r} holds no samples (shape {X.shape})", path=path)
     X = X.reshape(len(X), -1) if X.ndim != 1 else X[:, None]  # (n, n_features)
+    if X.shape[1] == 0:
+        raise DataError(f"array {key!r} has no features (shape {X.shape})", path=path)
     if X.dtype == np.uint8:
         return X
     return X.astype(np.float32)
