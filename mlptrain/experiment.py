@@ -79,6 +79,10 @@ def prepare(cfg, observer, preprocessor=None):
     """Load the data and build every training component for `cfg` (not yet trained)."""
     from mlptrain.data import load_data
 
+    if cfg.run.tensorboard:  # before any data is loaded or folder made: exit 2 with the fix
+        from mlptrain.tensorboard import require_tensorboardx
+
+        require_tensorboardx()
     bundle = load_data(cfg.data, seed=cfg.seed, loss_kind=cfg.loss.kind,
                        progress=getattr(observer, "download_progress", None),
                        preprocessor=preprocessor)
@@ -267,13 +271,15 @@ def resume_run(run_dir: str | Path, overrides: list[str] | None = None,
 
 
 def _resume_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Only the epoch budget may change on resume (anything else would break exactness)."""
+    """Only the epoch budget may change on resume (anything else would break exactness), and
+    TensorBoard files may be switched on."""
     from mlptrain.config import apply_overrides
 
     applied = apply_overrides(raw, overrides)
-    changed = [".".join(k) for k in applied if k != ("train", "epochs")]
+    changed = [".".join(k) for k in applied if k not in (("train", "epochs"), ("run", "tensorboard"))]
     if changed:
-        raise ConfigError(f"only train.epochs can be overridden when resuming, not {changed[0]}")
+        raise ConfigError(f"only train.epochs (and run.tensorboard) can be overridden when "
+                          f"resuming, not {changed[0]}")
     return raw
 
 
@@ -288,7 +294,8 @@ def _train_in(run: RunDir, cfg, trainer: Trainer, observer, argv, resumed_from) 
     data_info = trainer.bundle.describe()
     columns = _metric_columns(trainer)
     trainer.checkpointer = make_checkpointer(run, cfg_dict, data_info)
-    trainer.recorder = _recorder(run, columns)
+    tb = _tensorboard(run, cfg, trainer, columns, resumed=resumed_from is not None)
+    trainer.recorder = _recorder(run, columns, tb, trainer.net)
     started = time.time()
     error: DivergenceError | None = None
     with _stop_on_sigint() as stop:
@@ -296,6 +303,8 @@ def _train_in(run: RunDir, cfg, trainer: Trainer, observer, argv, resumed_from) 
             status = trainer.fit(observer, stop)
         except DivergenceError as err:
             status, error = "diverged", err
+    if tb is not None:
+        tb.close()
     if status == "interrupted":
         run.log(f"interrupted at epoch {trainer.state.epoch}, step {trainer.state.step}")
     summary = _summary(run, cfg, trainer, status, argv, started, resumed_from)
@@ -315,7 +324,18 @@ def _metric_columns(trainer: Trainer) -> list[str]:
     return ordered + ["best_" + trainer.best.monitor]
 
 
-def _recorder(run: RunDir, columns: list[str]) -> Callable:
+def _tensorboard(run: RunDir, cfg, trainer: Trainer, columns: list[str], resumed: bool):
+    """RUN/tb/'s writer when run.tensorboard is on; a resumed run continues after the step
+    of its checkpoint (events recorded after it are dropped)."""
+    if not cfg.run.tensorboard:
+        return None
+    from mlptrain.tensorboard import EventWriter
+
+    return EventWriter.open(run.path, cfg.model_dump(mode="json"), columns,
+                            resume_step=trainer.state.step if resumed else None)
+
+
+def _recorder(run: RunDir, columns: list[str], tb=None, net=None) -> Callable:
     def record(row: dict[str, Any], layer_stats: dict[str, Any] | None) -> None:
         try:
             run.append_metrics(row, columns)
@@ -323,6 +343,8 @@ def _recorder(run: RunDir, columns: list[str]) -> Callable:
                              for k in columns if row.get(k) is not None))
             if layer_stats is not None:
                 run.append_jsonl(LAYERS_FILE, layer_stats)
+            if tb is not None:  # the same columns as metrics.csv, then flushed to disk
+                tb.record({k: row.get(k) for k in columns}, layer_stats, net)
         except OSError as err:  # a full disk: the checkpoints already written stay loadable
             raise RunDirError(
                 f"could not record the metrics of epoch {row.get('epoch')} "

@@ -41,6 +41,10 @@ def train(
                                     "train.threads; default: every core).", show_default=False)
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+    tensorboard: Annotated[
+        bool, typer.Option("--tensorboard", help="Also write TensorBoard event files to "
+                           "RUN/tb/ (run.tensorboard=true); needs the tensorboard extra.")
+    ] = False,
     debug: Debug = False,
 ) -> None:
     """Train a model from CONFIG and write a run directory.
@@ -50,6 +54,8 @@ def train(
     saves a checkpoint and prints the command that resumes the run.
     """
     extra = list(overrides or []) + list(set_ or [])
+    if tensorboard:
+        extra.append("run.tensorboard=true")
     with user_errors(debug):
         from mlptrain.errors import ConfigError
 

@@ -411,6 +411,11 @@ class RunConfig(Section):
         description="Run directory name; fields {name}, {timestamp}, {seed}. Must stay inside "
         "the root (no '/', no '..').",
     )
+    tensorboard: bool = Field(
+        False,
+        description="Also write TensorBoard event files to RUN/tb/ (every metric, per-layer "
+        "statistics and histograms, the config); needs pip install 'mlptrain[tensorboard]'.",
+    )
 
     @field_validator("name_template")
     @classmethod
