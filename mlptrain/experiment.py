@@ -139,13 +139,16 @@ def make_checkpointer(run: RunDir, cfg_dict: dict, data_info: dict) -> Callable:
     def write(trainer: Trainer, tags: set[str]) -> None:
         checkpoint = trainer_checkpoint(trainer, cfg_dict, data_info)
         for tag in sorted(tags):
+            target = run.checkpoint(tag)
+            existed = target.exists()
             try:
-                save_checkpoint(run.checkpoint(tag), checkpoint)
+                save_checkpoint(target, checkpoint)
             except OSError as err:
+                kept = (f"the previous {tag} checkpoint is intact" if existed
+                        else f"no {tag} checkpoint had been written yet")
                 raise RunDirError(
-                    f"could not write checkpoint {tag} ({err.strerror or err}); the previous "
-                    f"{tag} checkpoint is intact",
-                    path=run.checkpoint(tag),
+                    f"could not write checkpoint {tag} ({err.strerror or err}); {kept}",
+                    path=target,
                 ) from None
         _prune_periodic(run, trainer.cfg.train.checkpoint.keep_last)
 
@@ -233,10 +236,26 @@ def start_run(cfg, argv: list[str] | None = None, observer_factory: ObserverFact
     cfg, trainer = prepare(cfg, observer)
     path = create_run_dir(cfg.run.root, cfg.run.name_template, cfg.name, cfg.seed)
     run = RunDir(path)
-    run.write_text(CONFIG_FILE, config_to_yaml(cfg))
-    run.log(f"started: {' '.join(argv or sys.argv)}")
-    observer.message(f"run directory: {path}")
-    return _train_in(run, cfg, trainer, observer, argv or sys.argv, resumed_from=None)
+    try:
+        run.write_text(CONFIG_FILE, config_to_yaml(cfg))
+        run.log(f"started: {' '.join(argv or sys.argv)}")
+        observer.message(f"run directory: {path}")
+        return _train_in(run, cfg, trainer, observer, argv or sys.argv, resumed_from=None)
+    except (OSError, RunDirError) as err:
+        _remove_if_nothing_to_resume(run, err)
+        raise
+
+
+def _remove_if_nothing_to_resume(run: RunDir, err: Exception) -> None:
+    """A disk that fills before the first checkpoint leaves no run directory behind: without a
+    checkpoint there is nothing to resume, and an empty run would look like a real one."""
+    import shutil
+
+    if any(run.checkpoints.glob("*.safetensors")):
+        return
+    shutil.rmtree(run.path, ignore_errors=True)
+    if isinstance(err, RunDirError):
+        err.message += "; the new run directory was removed (nothing to resume)"
 
 
 def resume_run(run_dir: str | Path, overrides: list[str] | None = None,
@@ -346,9 +365,11 @@ def _recorder(run: RunDir, columns: list[str], tb=None, net=None) -> Callable:
             if tb is not None:  # the same columns as metrics.csv, then flushed to disk
                 tb.record({k: row.get(k) for k in columns}, layer_stats, net)
         except OSError as err:  # a full disk: the checkpoints already written stay loadable
+            kept = ("the checkpoints written so far are intact"
+                    if any(run.checkpoints.glob("*.safetensors")) else "no checkpoint yet")
             raise RunDirError(
                 f"could not record the metrics of epoch {row.get('epoch')} "
-                f"({err.strerror or err}); the checkpoints written so far are intact",
+                f"({err.strerror or err}); {kept}",
                 path=run.path,
             ) from None
 

@@ -54,7 +54,7 @@ def read_history(run_dir: str | Path) -> dict[str, Any]:
         raise RunDirError(f"is not valid CSV ({err})", path=metrics) from None
     if not rows:
         raise RunDirError(f"its {METRICS_FILE} holds no rows yet", path=run)
-    columns = {key: [_float(r.get(key)) for r in rows] for key in rows[0]}
+    columns = {key: [_float(r.get(key)) for r in rows] for key in rows[0] if key is not None}
     layers = []
     path = run / LAYERS_FILE
     if path.exists():
@@ -82,6 +82,8 @@ def _layer_record_ok(record: Any) -> bool:
 
 
 def _float(text: str | None) -> float:
+    if not isinstance(text, str):  # None, or the list of a row longer than the header
+        return float("nan")
     try:
         return float(text) if text not in (None, "") else float("nan")
     except ValueError:

@@ -160,7 +160,10 @@ def test_a_real_full_filesystem_keeps_the_previous_checkpoint(tmp_path, tiny_fil
     raw = small_raw(tiny_filesystem, epochs=3, hidden=[320, 320])
     cfg = write_config(tmp_path / "cfg.yaml", raw)
     result = runner.invoke(app, ["train", str(cfg), "-q"])
-    assert_short_error(result, "could not write checkpoint", "No space left on device", "intact")
+    assert_short_error(result, "could not write checkpoint", "No space left on device")
+    # `best` (epoch 1) fits, the first `last` does not: no previous `last` is claimed intact
+    assert "no last checkpoint had been written yet" in result.output
+    assert "intact" not in result.output
     run = only_run_dir(tiny_filesystem)
     assert not list(run.rglob(".*.tmp-*")), "a temp file was left behind"
     assert not (run / "summary.json").exists()

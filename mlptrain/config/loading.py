@@ -14,6 +14,7 @@ are refused by the safe constructor itself.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -264,6 +265,8 @@ def _describe_error(
     where = _where(loc, lines, overrides)
     kind = error["type"]
     if kind == "extra_forbidden":
+        loc = loc or tuple(str(part) for part in error["loc"])
+        key = ".".join(loc)
         parent, bad = loc[:-1], loc[-1]
         allowed = _allowed_keys(parent)
         hint = difflib.get_close_matches(bad, allowed, n=1, cutoff=0.6)
@@ -292,12 +295,15 @@ _PLAIN_WORDS = (
 )
 
 
+_BRANCH_LABEL = re.compile(r"[a-z][a-z_-]*\[.*\]")
+
+
 def _clean_loc(loc: Iterable[Any]) -> tuple[str, ...]:
     """Drop pydantic's union-branch labels (e.g. 'list[...]', 'literal[...]') from a loc."""
     cleaned = []
     for part in loc:
         text = str(part)
-        if "[" in text and not text.isdigit() or text in ("str", "int", "float", "bool"):
+        if _BRANCH_LABEL.fullmatch(text) or text in ("str", "int", "float", "bool"):
             continue
         cleaned.append(text)
     return tuple(cleaned)
