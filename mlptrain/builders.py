@@ -90,7 +90,8 @@ def adapt_targets(bundle, loss_kind: str):
 
 
 def build_loss(cfg, bundle):
-    """The loss of `cfg.loss`, with class weights resolved against the training labels."""
+    """The loss of `cfg.loss`, with class weights resolved against the training labels; for
+    regression with target scaling, computed on the scaled targets (`ScaledTargetLoss`)."""
     from mlptrain.nn.losses import balanced_class_weights, get_loss
 
     loss = cfg.loss
@@ -111,7 +112,20 @@ def build_loss(cfg, bundle):
                 f"loss.class_weight has {weights.shape[0]} weights for {bundle.n_outputs} classes"
             )
         kwargs["class_weight"] = weights
-    return get_loss(loss.kind, output=cfg.model.output, **kwargs)
+    loss_fn = get_loss(loss.kind, output=cfg.model.output, **kwargs)
+    scaling = getattr(bundle.preprocessor, "target_scaling", None)
+    if scaling is None or bundle.task != "regression":
+        return loss_fn
+    if scaling.kind == "standard" and cfg.model.output == "sigmoid":
+        from mlptrain.errors import ConfigError
+
+        raise ConfigError(
+            "data.target_scale: standard gives targets outside (0, 1), which a sigmoid output "
+            "cannot reach; use data.target_scale: minmax (or none) with model.output: sigmoid"
+        )
+    from mlptrain.data.target_scaling import ScaledTargetLoss
+
+    return ScaledTargetLoss(loss_fn, scaling)
 
 
 def _class_ids(y: np.ndarray) -> np.ndarray:

@@ -54,11 +54,12 @@ def batches(n: int, size: int = EVAL_BATCH):
 
 
 def predict_outputs(net, preprocessor, X: np.ndarray, dtype) -> tuple[np.ndarray, np.ndarray]:
-    """Eval-mode logits and outputs for every row of raw X: two (n, n_out) arrays."""
+    """Eval-mode logits and outputs for every row of raw X: two (n, n_out) arrays. Outputs of
+    regression with scaled targets are mapped back to the targets' units."""
     logits = np.empty((X.shape[0], net.layer_sizes[-1]), dtype=dtype)
     for part in batches(X.shape[0]):
         logits[part] = net.forward(preprocessor.transform(X[part], dtype=dtype), training=False)
-    return logits, net.output(logits)
+    return logits, preprocessor.inverse_targets(net.output(logits))
 
 
 def evaluate(net, loss_fn, preprocessor, X: np.ndarray, y: np.ndarray, task: str) -> dict[str, float]:

@@ -190,6 +190,13 @@ class DataConfig(Section):
         description="Feature scaling fitted on the training split only: minmax to [0, 1], "
         "standard (zero mean, unit variance) or none. Image sets use one statistic over all pixels.",
     )
+    target_scale: Literal["standard", "minmax", "none"] = Field(
+        "standard",
+        description="Regression: scaling of each target column, fitted on the training split "
+        "only; the loss sees scaled targets, metrics and predictions are in the targets' own "
+        "units. standard (zero mean, unit variance), minmax to [0, 1] (use it with a sigmoid "
+        "output) or none.",
+    )
     nan_policy: Literal["error", "drop"] = Field(
         "error", description="Rows with NaN or infinite values: an error, or dropped."
     )

@@ -4,7 +4,8 @@
       -> test carved (test_fraction, unless the source has a test split or test_path)
       -> validation carved from training (val_fraction, unless val_path), stratified
       -> data.limit: the first N training samples
-      -> preprocessing fitted on the training split only (or the given fitted one checked)
+      -> preprocessing fitted on the training split only (or the given fitted one checked):
+         feature scaling, and for regression the targets' scaling (data.target_scale)
 
 Every random draw comes from `np.random.default_rng([seed, SPLIT_STREAM])`.
 """
@@ -29,6 +30,7 @@ from mlptrain.data.npzfile import read_npz
 from mlptrain.data.preprocessing import Preprocessor
 from mlptrain.data.sources import read_source
 from mlptrain.data.splits import holdout, stratify_labels
+from mlptrain.data.target_scaling import TargetScaling
 from mlptrain.data.targets import encode_targets
 from mlptrain.errors import DataError
 
@@ -152,6 +154,9 @@ def load_data(
         _check_fitted(preprocessor, raws, encoded.task, encoded.n_outputs)
     parts = _split(raws, encoded.y, cfg, encoded.task, seed)
     if preprocessor is None:
+        target_scaling = None
+        if encoded.task == "regression":
+            target_scaling = TargetScaling.fit(parts["train"].y, cfg.target_scale)
         preprocessor = Preprocessor.fit(
             parts["train"].X,
             cfg.scale,
@@ -161,6 +166,7 @@ def load_data(
             class_names=encoded.class_names,
             feature_names=train.feature_names,
             target_names=train.target_names,
+            target_scaling=target_scaling,
         )
     return DataBundle(
         train=parts["train"],

@@ -10,7 +10,11 @@ computed in float64 in chunks (uint8 images by a histogram), so fitting never ma
 copy of the dataset; `transform` converts one batch at a time.
 
 The preprocessor also carries what eval and predict must reproduce: the number of features,
-the task, the number of outputs and the label mapping (class names).
+the task, the number of outputs, the label mapping (class names) and, for regression, the
+scaling of the targets (`target_scaling.TargetScaling`; None or kind "none": unscaled).
+
+Saved states: version 2 adds "target_scale" (and the arrays target_offset, target_divisor);
+a version-1 state (before target scaling) reads as unscaled targets.
 """
 
 from __future__ import annotations
@@ -19,16 +23,18 @@ from typing import Any
 
 import numpy as np
 
+from mlptrain.data.target_scaling import TargetScaling
 from mlptrain.errors import DataError
 
 SCALES = ("minmax", "standard", "none")
 FORMAT = "mlptrain.preprocessor"
-VERSION = 1
+VERSION = 2
 _CHUNK = 8192
-_META_KEYS = (
+_META_KEYS_V1 = (
     "format", "version", "scale", "global_stats", "n_features", "task", "n_outputs",
     "class_names", "feature_names", "target_names", "arrays",
 )
+_META_KEYS = {1: _META_KEYS_V1, 2: (*_META_KEYS_V1, "target_scale")}
 
 
 def _chunks(X: np.ndarray):
@@ -75,6 +81,7 @@ class Preprocessor:
         class_names: list[str] | None = None,
         feature_names: list[str] | None = None,
         target_names: list[str] | None = None,
+        target_scaling: TargetScaling | None = None,
     ):
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
@@ -96,6 +103,18 @@ class Preprocessor:
         self.class_names = None if class_names is None else list(class_names)
         self.feature_names = None if feature_names is None else list(feature_names)
         self.target_names = None if target_names is None else list(target_names)
+        if target_scaling is not None and target_scaling.identity:
+            target_scaling = None
+        self.target_scaling = target_scaling  # regression targets' scaling, or None
+
+    @property
+    def target_scale(self) -> str:
+        """The kind of target scaling: standard, minmax, or none."""
+        return "none" if self.target_scaling is None else self.target_scaling.kind
+
+    def inverse_targets(self, outputs: np.ndarray) -> np.ndarray:
+        """Network outputs (n, k) in the targets' own units (unchanged without scaling)."""
+        return outputs if self.target_scaling is None else self.target_scaling.inverse(outputs)
 
     @classmethod
     def fit(cls, X: np.ndarray, scale: str, *, global_stats: bool = False, **facts) -> Preprocessor:
@@ -156,7 +175,9 @@ class Preprocessor:
             "class_names": self.class_names,
             "feature_names": self.feature_names,
             "target_names": self.target_names,
-            "arrays": {"offset": self.offset.copy(), "divisor": self.divisor.copy()},
+            "target_scale": self.target_scale,
+            "arrays": {"offset": self.offset.copy(), "divisor": self.divisor.copy(),
+                       **({} if self.target_scaling is None else self.target_scaling.state()[1])},
         }
 
     @classmethod
@@ -164,14 +185,16 @@ class Preprocessor:
         """The exact inverse of `state_dict`; strict about format, version and keys."""
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise DataError("the saved preprocessor is not an mlptrain preprocessor state")
-        if state.get("version") != VERSION:
+        version = state.get("version")
+        if isinstance(version, bool) or version not in _META_KEYS:
             raise DataError(
-                f"the saved preprocessor has version {state.get('version')!r}; this mlptrain "
-                f"reads version {VERSION}"
+                f"the saved preprocessor has version {version!r}; this mlptrain "
+                f"reads versions {', '.join(map(str, _META_KEYS))}"
             )
-        if set(state) != set(_META_KEYS):
-            missing = sorted(set(_META_KEYS) - set(state))
-            extra = sorted(set(state) - set(_META_KEYS))
+        keys = _META_KEYS[version]
+        if set(state) != set(keys):
+            missing = sorted(set(keys) - set(state))
+            extra = sorted(set(state) - set(keys))
             raise DataError(f"the saved preprocessor state has missing keys {missing} / unknown {extra}")
         arrays = state["arrays"]
         state = _binary_as_classification(state)
@@ -181,6 +204,7 @@ class Preprocessor:
                 global_stats=state["global_stats"], task=state["task"],
                 n_outputs=state["n_outputs"], class_names=state["class_names"],
                 feature_names=state["feature_names"], target_names=state["target_names"],
+                target_scaling=_saved_target_scaling(state, arrays),
             )
         except (KeyError, ValueError, TypeError) as err:
             raise DataError(f"the saved preprocessor state is invalid: {err}") from None
@@ -188,6 +212,14 @@ class Preprocessor:
     def __repr__(self) -> str:
         kind = "global" if self.global_stats else "per-feature"
         return f"Preprocessor({self.scale}, {kind}, n_features={self.n_features}, task={self.task})"
+
+
+def _saved_target_scaling(state: dict[str, Any], arrays: dict) -> TargetScaling | None:
+    """The saved target scaling; none for a version-1 state (saved before it existed)."""
+    kind = state.get("target_scale", "none")
+    if kind == "none":
+        return None
+    return TargetScaling(kind, arrays["target_offset"], arrays["target_divisor"])
 
 
 def _binary_as_classification(state: dict[str, Any]) -> dict[str, Any]:

@@ -151,7 +151,12 @@ def build_onnx(net, preprocessor=None, *, opset: int = DEFAULT_OPSET, meta: dict
         x = _activation(g, hl.act, z, opset)
     logits = _dense(g, net.out_dense, x, f"layers.{len(net.hidden)}")
     out = output_name(net.output_name)
-    if net.output_name == "softmax":
+    scaling = getattr(preprocessor, "target_scaling", None)
+    if scaling is not None:  # regression on scaled targets: back to the targets' units
+        y = g.op("Sigmoid", [logits]) if net.output_name == "sigmoid" else logits
+        y = g.op("Mul", [y, g.const("target_divisor", scaling.divisor)])
+        g.op("Add", [y, g.const("target_offset", scaling.offset)], out=out)
+    elif net.output_name == "softmax":
         g.op("Softmax", [logits], out=out, axis=-1)
     elif net.output_name == "sigmoid":
         g.op("Sigmoid", [logits], out=out)

@@ -75,6 +75,10 @@ def torch_layout(net, preprocessor=None, num_batches_tracked: int = 0):
     add(f"nn.Linear({d.fan_in}, {d.fan_out})", weight=d.W.T, bias=d.b)
     if _OUTPUTS[net.output_name]:
         add(_OUTPUTS[net.output_name])
+    scaling = getattr(preprocessor, "target_scaling", None)
+    if scaling is not None:  # regression on scaled targets: outputs * divisor + offset
+        state["target_offset"] = scaling.offset.astype(net.dtype)
+        state["target_divisor"] = scaling.divisor.astype(net.dtype)
     return lines, state
 
 
@@ -105,13 +109,13 @@ class MLP(nn.Module):
     def __init__(self):
         super().__init__()
         self.register_buffer("offset", torch.zeros({width}))
-        self.register_buffer("divisor", torch.ones({width}))
+        self.register_buffer("divisor", torch.ones({width})){target_buffers}
         self.layers = nn.Sequential(
 {layers}
         )
 
     def forward(self, features):
-        return self.layers((features - self.offset) / self.divisor)
+        return {forward}
 
 
 def build():
@@ -129,7 +133,14 @@ def model_source(net, preprocessor=None, lines: list[str] | None = None) -> str:
     class_names = getattr(preprocessor, "class_names", None)
     classes_doc = f"\nClasses, in output order: {', '.join(map(str, class_names))}." if class_names else ""
     width = 1 if preprocessor is not None and preprocessor.global_stats else net.layer_sizes[0]
+    forward = "self.layers((features - self.offset) / self.divisor)"
+    target_buffers = ""
+    if getattr(preprocessor, "target_scaling", None) is not None:  # targets' own units
+        forward += " * self.target_divisor + self.target_offset"
+        target_buffers = (f'\n        self.register_buffer("target_offset", torch.zeros({n_out}))'
+                          f'\n        self.register_buffer("target_divisor", torch.ones({n_out}))')
     return _TEMPLATE.format(
+        forward=forward, target_buffers=target_buffers,
         dtype=str(net.dtype), n_in=net.layer_sizes[0], n_out=n_out, output_doc=output_doc,
         classes_doc=classes_doc, task=getattr(preprocessor, "task", None),
         class_names=class_names, feature_names=getattr(preprocessor, "feature_names", None),
