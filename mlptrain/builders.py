@@ -135,19 +135,13 @@ def _class_ids(y: np.ndarray) -> np.ndarray:
 
 
 def build_optimizer(cfg, net):
-    """The optimizer of `cfg.optimizer` over the network's flat parameter vector."""
+    """The optimizer of `cfg.optimizer` over the network's flat parameter vector: the
+    registered class with its parameters read from the config section."""
     from mlptrain.optim import OPTIMIZERS
 
     opt = cfg.optimizer
-    common = {"weight_decay": opt.weight_decay, "decay_mask": net.decay_mask}
-    kind_kwargs = {
-        "sgd": {"momentum": opt.momentum, "nesterov": opt.nesterov},
-        "adam": {"betas": tuple(opt.betas), "eps": opt.eps},
-        "adamw": {"betas": tuple(opt.betas), "eps": opt.eps},
-        "rmsprop": {"alpha": opt.alpha, "eps": opt.eps, "momentum": opt.momentum},
-        "adagrad": {"eps": opt.eps},
-    }[opt.kind]
-    return OPTIMIZERS[opt.kind](**common, **kind_kwargs)
+    return OPTIMIZERS.create(opt.kind, **OPTIMIZERS.kwargs_from(opt.kind, opt),
+                             decay_mask=net.decay_mask)
 
 
 def build_schedule(cfg):

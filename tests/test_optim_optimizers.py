@@ -25,7 +25,7 @@ def _run(name, grads, lr=0.1, **kw):
 
 
 def test_sgd_plain_and_momentum_two_steps():
-    np.testing.assert_allclose(_run("sgd", [G1, G2]), P0 - 0.1 * G1 - 0.1 * G2)
+    np.testing.assert_allclose(_run("sgd", [G1, G2], momentum=0.0), P0 - 0.1 * G1 - 0.1 * G2)
     buf = G1
     p = P0 - 0.1 * buf
     buf = 0.9 * buf + G2
@@ -42,7 +42,8 @@ def test_sgd_nesterov_two_steps():
 
 def test_sgd_weight_decay_respects_the_mask():
     g = G1 + 0.01 * MASK * P0
-    np.testing.assert_allclose(_run("sgd", [G1], weight_decay=0.01, decay_mask=MASK), P0 - 0.1 * g)
+    np.testing.assert_allclose(_run("sgd", [G1], momentum=0.0, weight_decay=0.01, decay_mask=MASK),
+                               P0 - 0.1 * g)
 
 
 def _adam_ref(grads, lr, b1=0.9, b2=0.999, eps=1e-8, wd=0.0, decoupled=False, mask=None):
@@ -81,7 +82,7 @@ def test_rmsprop_two_steps_with_and_without_momentum():
     p = P0 - 0.1 * G1 / (np.sqrt(v) + 1e-8)
     v = 0.99 * v + 0.01 * G2**2
     p = p - 0.1 * G2 / (np.sqrt(v) + 1e-8)
-    np.testing.assert_allclose(_run("rmsprop", [G1, G2]), p, rtol=1e-12)
+    np.testing.assert_allclose(_run("rmsprop", [G1, G2], momentum=0.0), p, rtol=1e-12)
     v = 0.01 * G1**2
     buf = G1 / (np.sqrt(v) + 1e-8)
     p = P0 - 0.1 * buf
@@ -91,10 +92,11 @@ def test_rmsprop_two_steps_with_and_without_momentum():
 
 
 def test_adagrad_two_steps():
+    """With the default eps, 1e-8 (the config's; PyTorch's is 1e-10)."""
     s = G1**2
-    p = P0 - 0.1 * G1 / (np.sqrt(s) + 1e-10)
+    p = P0 - 0.1 * G1 / (np.sqrt(s) + 1e-8)
     s = s + G2**2
-    p = p - 0.1 * G2 / (np.sqrt(s) + 1e-10)
+    p = p - 0.1 * G2 / (np.sqrt(s) + 1e-8)
     np.testing.assert_allclose(_run("adagrad", [G1, G2]), p, rtol=1e-12)
 
 
@@ -197,11 +199,11 @@ def test_clip_grad_norm_scales_to_max_norm_and_returns_the_original_norm():
 
 @pytest.mark.parametrize("name,kw,match", [
     ("sgd", {"momentum": 1.5}, "momentum must be in"),
-    ("sgd", {"nesterov": True}, "nesterov needs momentum"),
+    ("sgd", {"nesterov": True, "momentum": 0.0}, "nesterov needs momentum"),
     ("adam", {"betas": (0.9, 1.0)}, "betas must be in"),
     ("rmsprop", {"alpha": -1}, "alpha must be in"),
     ("adamw", {"weight_decay": -1}, "weight_decay must be >= 0, got -1"),
-    ("lbfgs", {}, "unknown optimizer 'lbfgs'"),
+    ("no_such_optimizer", {}, "unknown optimizer 'no_such_optimizer'"),
     ("adam", {"momentum": 0.9}, "bad options for optimizer 'adam'"),
 ])
 def test_bad_optimizer_arguments_are_named(name, kw, match):

@@ -20,9 +20,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    create_model,
     field_validator,
     model_validator,
 )
+
+from mlptrain.config.from_registry import kind_literal, kinds_sentence, param_fields
+from mlptrain.optim.optimizers import OPTIMIZERS
 
 ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu")
 OUTPUTS = ("softmax", "sigmoid", "identity")
@@ -303,30 +307,19 @@ class LossConfig(Section):
     huber_delta: float = Field(1.0, gt=0.0, description="Huber loss threshold delta.")
 
 
-class OptimizerConfig(Section):
-    """The optimizer and its hyper-parameters."""
+_OPTIMIZER_FIELDS: dict[str, Any] = {
+    "kind": (kind_literal(OPTIMIZERS), Field("adam", description=kinds_sentence(OPTIMIZERS) + ".")),
+    "lr": (float, Field(0.001, gt=0.0, le=100.0, description="Base learning rate.")),
+    **param_fields(OPTIMIZERS),
+    "clip_norm": (float | None, Field(
+        None, gt=0.0, description="Clip gradients to this global L2 norm; null disables.")),
+}
+_OptimizerFields: Any = create_model("OptimizerConfig", __base__=Section, **_OPTIMIZER_FIELDS)
 
-    kind: Literal["sgd", "adam", "adamw", "rmsprop", "adagrad"] = Field(
-        "adam", description="sgd (with momentum / Nesterov), adam, adamw, rmsprop or adagrad."
-    )
-    lr: float = Field(0.001, gt=0.0, le=100.0, description="Base learning rate.")
-    momentum: float = Field(
-        0.9, ge=0.0, lt=1.0, description="Momentum of sgd and rmsprop (0 disables)."
-    )
-    nesterov: bool = Field(False, description="Nesterov momentum (sgd).")
-    betas: tuple[Annotated[float, Field(ge=0.0, lt=1.0)], Annotated[float, Field(ge=0.0, lt=1.0)]] = (
-        Field((0.9, 0.999), description="Adam/AdamW moment decay rates (beta1, beta2).")
-    )
-    eps: float = Field(1e-8, gt=0.0, description="Denominator epsilon of adam, rmsprop, adagrad.")
-    alpha: float = Field(0.99, gt=0.0, lt=1.0, description="RMSprop smoothing constant.")
-    weight_decay: float = Field(
-        0.0, ge=0.0,
-        description="L2 penalty on weights (biases and batch-norm parameters excluded); "
-        "decoupled for adamw.",
-    )
-    clip_norm: float | None = Field(
-        None, gt=0.0, description="Clip gradients to this global L2 norm; null disables."
-    )
+
+class OptimizerConfig(_OptimizerFields):
+    """The optimizer and its hyper-parameters: `kind`, `lr`, `clip_norm` and one field per
+    parameter of the registered optimizers (optim/optimizers.py, `OPTIMIZERS`)."""
 
 
 class ScheduleConfig(Section):

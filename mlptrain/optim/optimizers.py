@@ -18,10 +18,24 @@ active inputs otherwise decay into subnormals, which make every later op ~2x slo
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
+from mlptrain.registry import Param, Registry
+
 FLUSH_EVERY = 256
+
+OPTIMIZERS: Registry[Optimizer] = Registry(
+    "optimizer",
+    common=[Param("weight_decay", "L2 penalty on weights (biases and batch-norm parameters "
+                  "excluded); decoupled for adamw.", ge=0.0)],
+    shared=[
+        Param("momentum", "momentum (0 disables).", ge=0.0, lt=1.0),
+        Param("eps", "denominator epsilon.", gt=0.0),
+    ],
+)
+"""Every optimizer by name; `register` adds one (see mlptrain/registry.py)."""
 
 
 class Optimizer:
@@ -135,6 +149,8 @@ class Optimizer:
         self._load_scalars(scalars)
 
 
+@OPTIMIZERS.register("sgd", params=("momentum", Param("nesterov", "Nesterov momentum.")),
+                     summary="sgd (with momentum / Nesterov)", pytorch={"momentum": 0.0})
 class SGD(Optimizer):
     """Stochastic gradient descent with momentum / Nesterov (PyTorch ``SGD``)::
 
@@ -147,8 +163,8 @@ class SGD(Optimizer):
 
     name = "sgd"
 
-    def __init__(self, momentum: float = 0.0, nesterov: bool = False, dampening: float = 0.0,
-                 weight_decay: float = 0.0, decay_mask=None):
+    def __init__(self, momentum: float = 0.9, nesterov: bool = False, dampening: float = 0.0,
+                 weight_decay: float = 0.0, decay_mask: np.ndarray | None = None):
         super().__init__(weight_decay, decay_mask)
         if not 0.0 <= float(momentum) < 1.0:
             raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
@@ -182,6 +198,11 @@ class SGD(Optimizer):
         p -= self._tmp
 
 
+_BETAS = Param("betas", "moment decay rates (beta1, beta2).", annotation=tuple[float, float],
+                ge=0.0, lt=1.0)
+
+
+@OPTIMIZERS.register("adam", params=(_BETAS, "eps"))
 class Adam(Optimizer):
     """Adam (PyTorch ``Adam``, coupled L2 decay)::
 
@@ -195,8 +216,8 @@ class Adam(Optimizer):
     _buffers = ("exp_avg", "exp_avg_sq")
     _decoupled = False
 
-    def __init__(self, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-                 decay_mask=None):
+    def __init__(self, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, decay_mask: np.ndarray | None = None):
         super().__init__(weight_decay, decay_mask)
         b1, b2 = (float(b) for b in betas)
         if not (0.0 <= b1 < 1.0 and 0.0 <= b2 < 1.0):
@@ -233,6 +254,7 @@ class Adam(Optimizer):
         p -= t
 
 
+@OPTIMIZERS.register("adamw", params=(_BETAS, "eps"), pytorch={"weight_decay": 0.01})
 class AdamW(Adam):
     """AdamW (PyTorch ``AdamW``), decay decoupled from the gradient::
 
@@ -244,11 +266,13 @@ class AdamW(Adam):
     name = "adamw"
     _decoupled = True
 
-    def __init__(self, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
-                 decay_mask=None):
+    def __init__(self, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0, decay_mask: np.ndarray | None = None):
         super().__init__(betas, eps, weight_decay, decay_mask)
 
 
+@OPTIMIZERS.register("rmsprop", params=(Param("alpha", "smoothing constant.", gt=0.0, lt=1.0),
+                                         "eps", "momentum"), pytorch={"momentum": 0.0})
 class RMSprop(Optimizer):
     """RMSprop (PyTorch ``RMSprop``, not centered)::
 
@@ -260,8 +284,8 @@ class RMSprop(Optimizer):
 
     name = "rmsprop"
 
-    def __init__(self, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.0,
-                 weight_decay: float = 0.0, decay_mask=None):
+    def __init__(self, alpha: float = 0.99, eps: float = 1e-8, momentum: float = 0.9,
+                 weight_decay: float = 0.0, decay_mask: np.ndarray | None = None):
         super().__init__(weight_decay, decay_mask)
         if not 0.0 <= float(alpha) < 1.0:
             raise ValueError(f"alpha must be in [0, 1), got {alpha!r}")
@@ -292,6 +316,7 @@ class RMSprop(Optimizer):
         p -= t
 
 
+@OPTIMIZERS.register("adagrad", params=("eps",), pytorch={"eps": 1e-10})
 class Adagrad(Optimizer):
     """Adagrad (PyTorch ``Adagrad``, lr_decay = 0, initial accumulator 0)::
 
@@ -303,7 +328,8 @@ class Adagrad(Optimizer):
     name = "adagrad"
     _buffers = ("sum",)
 
-    def __init__(self, eps: float = 1e-10, weight_decay: float = 0.0, decay_mask=None):
+    def __init__(self, eps: float = 1e-8, weight_decay: float = 0.0,
+                 decay_mask: np.ndarray | None = None):
         super().__init__(weight_decay, decay_mask)
         if not float(eps) > 0:
             raise ValueError(f"eps must be > 0, got {eps!r}")
@@ -321,22 +347,8 @@ class Adagrad(Optimizer):
         p -= t
 
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {
-    "sgd": SGD,
-    "adam": Adam,
-    "adamw": AdamW,
-    "rmsprop": RMSprop,
-    "adagrad": Adagrad,
-}
-
-
-def get_optimizer(name: str, **kwargs) -> Optimizer:
+def get_optimizer(name: str, **kwargs: Any) -> Optimizer:
     """An optimizer by name; kwargs are its constructor's (``betas`` may be a list)."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; choose one of {sorted(OPTIMIZERS)}")
     if "betas" in kwargs:
         kwargs["betas"] = tuple(kwargs["betas"])
-    try:
-        return OPTIMIZERS[name](**kwargs)
-    except TypeError as exc:
-        raise ValueError(f"bad options for optimizer {name!r}: {kwargs!r} ({exc})") from None
+    return OPTIMIZERS.create(name, **kwargs)
