@@ -7,31 +7,37 @@ core stays usable without any config (the Python API) and the config stays plain
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
+from mlptrain.registry import Registry
+
 
 def build_model(cfg, bundle):
-    """The MLP of `cfg.model` for this data's width and number of outputs."""
-    from mlptrain.nn import MLP
+    """The MLP of `cfg.model` for this data's width and number of outputs; each activation
+    and the initializer get the parameters their registries read from the model section."""
+    from mlptrain.nn import ACTIVATIONS, INITIALIZERS, MLP
 
     model = cfg.model
     activation = model.activation
     if isinstance(activation, list):
-        activation = [_activation_spec(a, model.leaky_slope) for a in activation]
+        activation = [_spec(ACTIVATIONS, a, model) for a in activation]
     else:
-        activation = _activation_spec(activation, model.leaky_slope)
-    init = model.init
-    if init == "normal":
-        init = {"name": "normal", "std": model.init_scale}
-    elif init == "uniform":
-        init = {"name": "uniform", "limit": model.init_scale}
+        activation = _spec(ACTIVATIONS, activation, model)
+    init = model.init if model.init == "auto" else _spec(INITIALIZERS, model.init, model)
     sizes = [bundle.n_features, *model.hidden, output_width(bundle, cfg.loss.kind)]
     check_model_memory(cfg, sizes)
     return MLP(sizes, activation=activation, output=model.output, init=init,
                bias_init=model.bias_init, dropout=model.dropout, batchnorm=model.batchnorm,
                input_dropout=model.input_dropout,
                seed=_init_seed(cfg.seed), dtype=model.dtype)
+
+
+def _spec(registry: Registry[Any], name: str, section: Any) -> str | dict[str, Any]:
+    """``name``, or ``{"name": name, **its parameters from the config section}``."""
+    kwargs = registry.kwargs_from(name, section)
+    return {"name": name, **kwargs} if kwargs else name
 
 
 def check_model_memory(cfg, sizes: list[int]) -> None:
@@ -54,10 +60,6 @@ def check_model_memory(cfg, sizes: list[int]) -> None:
 def _init_seed(seed: int) -> int:
     """The seed of the weight initialization, independent of the other streams of `seed`."""
     return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
-
-
-def _activation_spec(name: str, leaky_slope: float):
-    return {"name": "leaky_relu", "negative_slope": leaky_slope} if name == "leaky_relu" else name
 
 
 def output_width(bundle, loss_kind: str) -> int:
@@ -92,12 +94,10 @@ def adapt_targets(bundle, loss_kind: str):
 def build_loss(cfg, bundle):
     """The loss of `cfg.loss`, with class weights resolved against the training labels; for
     regression with target scaling, computed on the scaled targets (`ScaledTargetLoss`)."""
-    from mlptrain.nn.losses import balanced_class_weights, get_loss
+    from mlptrain.nn.losses import LOSSES, balanced_class_weights, get_loss
 
     loss = cfg.loss
-    kwargs = {}
-    if loss.kind == "huber":
-        kwargs["delta"] = loss.huber_delta
+    kwargs: dict[str, Any] = LOSSES.kwargs_from(loss.kind, loss)
     weights = loss.class_weight
     if weights == "balanced":
         weights = balanced_class_weights(_class_ids(bundle.train.y), bundle.n_outputs)
@@ -145,21 +145,14 @@ def build_optimizer(cfg, net):
 
 
 def build_schedule(cfg):
-    """The learning-rate schedule of `cfg.schedule` around `cfg.optimizer.lr`."""
-    from mlptrain.metrics import monitor_mode
+    """The learning-rate schedule of `cfg.schedule` around `cfg.optimizer.lr`: the registered
+    class with its parameters read from the config section (and `epochs`, the training
+    length, for a schedule whose constructor takes it)."""
     from mlptrain.optim import SCHEDULES
 
-    s, lr, epochs = cfg.schedule, cfg.optimizer.lr, cfg.train.epochs
-    kwargs = {
-        "constant": {},
-        "step": {"step_size": s.step_size, "gamma": s.gamma},
-        "exponential": {"gamma": s.gamma},
-        "cosine": {"epochs": epochs, "min_lr": s.min_lr, "warmup_epochs": s.warmup_epochs},
-        "inverse_time": {"decay": s.decay, "power": s.power},
-        "plateau": {"factor": s.factor, "patience": s.patience, "min_lr": s.min_lr,
-                    "threshold": s.threshold, "mode": monitor_mode(s.monitor, s.mode)},
-    }[s.kind]
-    return SCHEDULES[_SCHEDULE_NAMES.get(s.kind, s.kind)](lr, **kwargs)
-
-
-_SCHEDULE_NAMES = {"plateau": "reduce_on_plateau"}
+    s = cfg.schedule
+    context = {"epochs": cfg.train.epochs}
+    entry = SCHEDULES.entry(s.kind)
+    kwargs = {**{k: v for k, v in context.items() if entry.accepts(k)},
+              **SCHEDULES.kwargs_from(s.kind, s)}
+    return SCHEDULES.create(s.kind, cfg.optimizer.lr, **kwargs)

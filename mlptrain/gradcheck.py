@@ -14,10 +14,15 @@ their sum is smallest near ``eps ~ cbrt(1e-16) ~ 5e-6``, where both are ~1e-11 a
 floors the denominator, so entries whose true gradient is that small must agree to
 ``threshold * TINY`` absolute instead of counting as relative failures.
 
-Kinks: an entry whose ``+-eps`` perturbation flips the sign of any pre-activation of a relu,
-leaky_relu or elu unit (or of a mae / huber residual, or crosses huber's ``|r| = delta``) is
-*kink-affected*: the difference quotient straddles a point where the derivative jumps, so it is
-reported separately and never counted as a failure.
+Kinks: an entry whose ``+-eps`` perturbation flips the sign of any pre-activation of an
+activation with ``kinks`` (relu, leaky_relu, elu) or changes a side of the loss's
+``kink_sides`` (a mae / huber residual's sign, huber's ``|r| <= delta``) is *kink-affected*:
+the difference quotient straddles a point where the derivative jumps, so it is reported
+separately and never counted as a failure.
+
+``order=4`` uses the fourth-order difference
+``(8 (L(p + eps) - L(p - eps)) - (L(p + 2 eps) - L(p - 2 eps))) / (12 eps)``; ``STRICT`` is the
+test suite's setting (every entry, fourth order, refined where coarse), see its comment.
 
 Dropout: every forward (analytic and perturbed) gets a fresh ``default_rng(dropout_seed)``, so
 the mask is the same in all of them. Batch norm runs in training mode (batch statistics), the
@@ -31,13 +36,24 @@ from typing import Any
 
 import numpy as np
 
-from mlptrain.nn.activations import OUTPUTS
-
 DEFAULT_EPS = 1e-5
 DEFAULT_THRESHOLD = 1e-5
 TINY = 1e-6
 DEFAULT_SAMPLES = 200
 DEFAULT_BATCH = 16
+
+# The test suite's setting (check_entries(problem, **STRICT)): the fourth-order centered
+# difference at eps = 1e-4 in float64 has roundoff ~ 1.5 * 1e-16 * |L| / eps ~ 3e-12 * |L|
+# (truncation ~ eps^4 is smaller), so for losses of a few units an entry is only resolved to
+# ~1e-11 absolute; entries whose true gradient is below ~1e-4 (batch norm on 2 samples makes
+# whole layers' gradients ~1e-10) cannot be checked relatively. With tiny = 1e-4 such entries
+# must agree to threshold * tiny = 1e-10 absolute (ten times the roundoff) at threshold 1e-6;
+# every larger entry to 1e-6 relative. (A floor of 1e-5 demanded 1e-11 and failed now and then
+# on roundoff alone: an entry of -2.7415e-6 off by 1.2e-11.) Entries above refine_above are
+# estimated again at eps / 8: a sharply curved loss (batch norm over three samples of nearly
+# equal value) shrinks its truncation error 4096x while roundoff grows 8x; a wrong derivative
+# is off at both steps.
+STRICT: dict[str, Any] = {"eps": 1e-4, "order": 4, "tiny": 1e-4, "refine_above": 1e-7}
 
 
 def rel_error(a: np.ndarray, n: np.ndarray, tiny: float = TINY) -> np.ndarray:
@@ -147,18 +163,11 @@ def _loss_at(p: Problem) -> tuple[float, list[np.ndarray]]:
 
 def _regime(p: Problem, logits: np.ndarray) -> list[np.ndarray]:
     """Bool masks: the sign of every kinked pre-activation (a > 0 iff z > 0 for relu, leaky_relu,
-    elu) and of every mae/huber residual (and huber's |r| <= delta)."""
+    elu) and the loss's own `kink_sides` (mae/huber residuals)."""
     net = p.net
     sides = [a > 0 for hl, a in zip(net.hidden, net.hidden_activations(), strict=True)
              if hl.act.kinks]
-    loss = p.loss_fn
-    if loss.name in ("mae", "huber"):
-        yhat = OUTPUTS[loss.output](logits)
-        r = yhat - np.asarray(p.y, dtype=yhat.dtype).reshape(yhat.shape)  # (batch, n_out)
-        sides.append(r > 0)
-        if loss.name == "huber":
-            sides.append(np.abs(r) <= loss.delta)
-    return sides
+    return sides + p.loss_fn.kink_sides(logits, p.y)
 
 
 def analytic_gradients(p: Problem) -> dict[str, np.ndarray]:
@@ -170,34 +179,89 @@ def analytic_gradients(p: Problem) -> dict[str, np.ndarray]:
     return {k: v.copy() for k, v in p.net.gradients().items()}
 
 
+def finite_differences(p: Problem, flat: np.ndarray, idx: np.ndarray, eps: float = DEFAULT_EPS,
+                       order: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Centered differences of the loss with respect to ``flat[j]`` for every j in `idx`
+    (`flat`: a 1-D view of parameters, perturbed in place and restored), and for each whether
+    a step crossed a kink. order 2: ``(L(+eps) - L(-eps)) / 2 eps``; order 4: see the module
+    docstring."""
+    if order not in (2, 4):
+        raise ValueError(f"order must be 2 or 4, got {order!r}")
+    _, base = _loss_at(p)
+    steps = (1, -1) if order == 2 else (1, -1, 2, -2)
+    numeric = np.empty(idx.size)
+    kink = np.zeros(idx.size, dtype=bool)
+    for k, j in enumerate(idx):
+        old = flat[j]
+        values = []
+        for m in steps:
+            flat[j] = old + m * eps
+            value, sides = _loss_at(p)
+            values.append(value)
+            kink[k] |= _crossed(base, sides)
+        flat[j] = old
+        if order == 2:
+            numeric[k] = (values[0] - values[1]) / (2 * eps)
+        else:
+            numeric[k] = (8 * (values[0] - values[1]) - (values[2] - values[3])) / (12 * eps)
+    return numeric, kink
+
+
 def check_problem(p: Problem, eps: float = DEFAULT_EPS, samples: int = DEFAULT_SAMPLES,
                   seed: int = 0) -> ComponentCheck:
     """Compare backprop with centered differences on every tensor of `p.net` (sampled when a
     tensor has more than `samples` entries)."""
-    if p.net.dtype != np.float64:
-        raise ValueError(f"gradcheck needs a float64 network, got {p.net.dtype}")
+    _check_float64(p)
     grads = analytic_gradients(p)
-    _, base = _loss_at(p)
     rng = np.random.default_rng(seed)
     tensors = []
     for name, param in p.net.parameters().items():
         flat = param.reshape(-1)  # a view: perturbing it changes the model
         idx = np.arange(flat.size) if flat.size <= samples else np.sort(
             rng.choice(flat.size, samples, replace=False))
-        numeric = np.empty(idx.size)
-        kink = np.zeros(idx.size, dtype=bool)
-        for k, j in enumerate(idx):
-            old = flat[j]
-            flat[j] = old + eps
-            plus, side_plus = _loss_at(p)
-            flat[j] = old - eps
-            minus, side_minus = _loss_at(p)
-            flat[j] = old
-            numeric[k] = (plus - minus) / (2 * eps)
-            kink[k] = _crossed(base, side_plus) or _crossed(base, side_minus)
+        numeric, kink = finite_differences(p, flat, idx, eps)
         tensors.append(_tensor_result(name, param.shape, grads[name].reshape(-1)[idx], numeric,
                                       kink, idx))
     return ComponentCheck(p.name, tensors)
+
+
+@dataclass
+class EntryCheck:
+    """Every entry of the flat parameter vector: backprop, finite differences, kink skips and
+    relative errors (all 1-D, like ``net.params``)."""
+
+    analytic: np.ndarray
+    numeric: np.ndarray
+    skipped: np.ndarray  # bool: a finite-difference step crossed a kink
+    rel: np.ndarray
+
+    @property
+    def max_rel(self) -> float:
+        ok = ~self.skipped
+        return float(self.rel[ok].max()) if ok.any() else 0.0
+
+
+def check_entries(p: Problem, eps: float = DEFAULT_EPS, order: int = 2, tiny: float = TINY,
+                  refine_above: float | None = None) -> EntryCheck:
+    """Every entry of ``p.net.params`` against finite differences; entries whose relative
+    error exceeds `refine_above` are estimated again at ``eps / 8`` (see `STRICT`)."""
+    _check_float64(p)
+    rng = np.random.default_rng(p.dropout_seed)
+    logits = p.net.forward(p.X, training=p.training, rng=rng)
+    _, dlogits = p.loss_fn.value_and_grad(logits, p.y, sample_weight=p.sample_weight)
+    p.net.backward(dlogits)
+    analytic = p.net.grads.astype(np.float64)  # a copy, (n_params,)
+    flat = p.net.params
+    numeric, skipped = finite_differences(p, flat, np.arange(flat.size), eps, order)
+    if refine_above is not None:
+        again = np.flatnonzero((rel_error(analytic, numeric, tiny) > refine_above) & ~skipped)
+        numeric[again], skipped[again] = finite_differences(p, flat, again, eps / 8, order)
+    return EntryCheck(analytic, numeric, skipped, rel_error(analytic, numeric, tiny))
+
+
+def _check_float64(p: Problem) -> None:
+    if p.net.dtype != np.float64:
+        raise ValueError(f"gradcheck needs a float64 network, got {p.net.dtype}")
 
 
 def _crossed(base: list[np.ndarray], other: list[np.ndarray]) -> bool:
@@ -232,16 +296,14 @@ def run_checks(problems: list[Problem], eps: float = DEFAULT_EPS,
 # ---- the built-in matrix --------------------------------------------------------------------
 
 
-def random_targets(loss: str, output: str, n: int, width: int, rng: np.random.Generator):
-    """Targets a loss accepts: class ids (n,) for cross-entropy, 0/1 (n, width) for binary
-    cross-entropy, values in (0, 1) for a sigmoid regression, N(0, 1) otherwise."""
-    if loss == "cross_entropy":
-        return rng.integers(0, width, n)
-    if loss == "binary_cross_entropy":
-        return (rng.random((n, width)) < 0.5).astype(np.float64)
-    if output == "sigmoid":
-        return rng.uniform(0.1, 0.9, (n, width))
-    return rng.standard_normal((n, width))
+def random_targets(loss: str, output: str, n: int, width: int, rng: np.random.Generator,
+                   soft: bool = False) -> np.ndarray:
+    """Targets a loss accepts, drawn by the loss class itself (`Loss.sample_targets`): class
+    ids (n,) for cross-entropy, 0/1 (n, width) for binary cross-entropy, values in (0, 1) for
+    a sigmoid regression, N(0, 1) otherwise; probabilities when `soft`."""
+    from mlptrain.nn import LOSSES
+
+    return LOSSES[loss].sample_targets(output, n, width, rng, soft)
 
 
 def _case(name: str, *, activation="tanh", loss="cross_entropy", output="softmax", hidden=(5, 4),
@@ -269,7 +331,7 @@ def builtin_problems() -> list[Problem]:
     from mlptrain.nn import ACTIVATIONS, COMPATIBLE_OUTPUTS
 
     problems = [_case(f"activation {a}", activation=a, seed=i)
-                for i, a in enumerate(sorted(ACTIVATIONS))]
+                for i, a in enumerate(sorted(ACTIVATIONS.names()))]
     for i, (loss, outputs) in enumerate(sorted(COMPATIBLE_OUTPUTS.items())):
         for out in sorted(outputs):
             width = 3 if out == "softmax" else 2
@@ -318,7 +380,7 @@ def config_problem(cfg, random_data: bool = False, batch: int = DEFAULT_BATCH) -
 def checkpoint_problem(target, random_data: bool = False, batch: int = DEFAULT_BATCH) -> Problem:
     """A checkpoint's network at its trained weights (cast to float64), on its own data."""
     from mlptrain.evaluation import load_model, load_split
-    from mlptrain.nn import get_loss
+    from mlptrain.nn import LOSSES, get_loss
 
     model = load_model(target, dtype="float64")
     cfg = model.cfg
@@ -326,8 +388,7 @@ def checkpoint_problem(target, random_data: bool = False, batch: int = DEFAULT_B
         X, y = _random_batch(model.net, cfg, batch)
         weights = cfg.loss.class_weight
         kwargs = {"class_weight": np.asarray(weights)} if isinstance(weights, list) else {}
-        if cfg.loss.kind == "huber":
-            kwargs["delta"] = cfg.loss.huber_delta
+        kwargs.update(LOSSES.kwargs_from(cfg.loss.kind, cfg.loss))
         loss_fn = get_loss(cfg.loss.kind, output=cfg.model.output, **kwargs)
     else:
         X_raw, y_raw, loss_fn = load_split(model, cfg, "train")

@@ -7,24 +7,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from nn_helpers import check_gradients
 
+from mlptrain.gradcheck import STRICT, Problem, check_entries, random_targets
 from mlptrain.nn import ACTIVATIONS, COMPATIBLE_OUTPUTS, MLP, get_loss
 
 PAIRS = [(loss, out) for loss, outs in COMPATIBLE_OUTPUTS.items() for out in sorted(outs)]
 TOL = 1e-6
-
-
-def _targets(loss: str, out: str, batch: int, n_out: int, rng: np.random.Generator, soft=False):
-    if loss == "cross_entropy":
-        if soft:
-            return rng.dirichlet(np.ones(n_out), size=batch)
-        return rng.integers(0, n_out, batch)
-    if loss == "binary_cross_entropy":
-        return rng.random((batch, n_out)) if soft else (rng.random((batch, n_out)) < 0.5) * 1.0
-    if out == "sigmoid":
-        return rng.random((batch, n_out))
-    return rng.standard_normal((batch, n_out))
 
 
 @st.composite
@@ -32,7 +20,7 @@ def cases(draw):
     loss, out = draw(st.sampled_from(PAIRS))
     bn = draw(st.booleans())
     return {
-        "activation": draw(st.sampled_from(sorted(ACTIVATIONS))),
+        "activation": draw(st.sampled_from(sorted(ACTIVATIONS.names()))),
         "loss": loss,
         "output": out,
         "hidden": draw(st.lists(st.integers(1, 5), min_size=0, max_size=2)),
@@ -54,9 +42,11 @@ def _run(case, **extra):
               output=case["output"], dropout=case["dropout"], batchnorm=case["batchnorm"],
               seed=case["seed"] % 1000, dtype="float64")
     X = rng.standard_normal((case["batch"], case["n_in"]))
-    y = _targets(case["loss"], case["output"], case["batch"], case["n_out"], rng, case["soft"])
+    y = random_targets(case["loss"], case["output"], case["batch"], case["n_out"], rng,
+                       case["soft"])
     loss = get_loss(case["loss"], output=case["output"], **extra.pop("loss_kwargs", {}))
-    return check_gradients(net, X, y, loss, dropout_seed=case["seed"], **extra), rng
+    problem = Problem("case", net, X, y, loss, dropout_seed=case["seed"], **extra)
+    return check_entries(problem, **STRICT), rng
 
 
 def _assert_matches(r):

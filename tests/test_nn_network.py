@@ -231,13 +231,14 @@ def test_layer_norms_and_summaries():
 
 
 def test_input_dropout_gradients_match_finite_differences_with_a_fixed_mask():
-    from nn_helpers import check_gradients
+    from mlptrain.gradcheck import STRICT, Problem, check_entries
 
     rng = np.random.default_rng(3)
     net = MLP([6, 5, 3], activation="tanh", output="softmax", input_dropout=0.4, seed=1,
               dtype="float64")
     X, y = rng.standard_normal((7, 6)), rng.integers(0, 3, 7)
-    result = check_gradients(net, X, y, get_loss("cross_entropy", output="softmax"), dropout_seed=5)
+    loss = get_loss("cross_entropy", output="softmax")
+    result = check_entries(Problem("input dropout", net, X, y, loss, dropout_seed=5), **STRICT)
     assert result.max_rel < 1e-6
     # the mask really drops inputs: the first layer's gradient differs from the undropped one
     plain = MLP([6, 5, 3], activation="tanh", output="softmax", seed=1, dtype="float64")

@@ -8,10 +8,10 @@ import inspect
 import pytest
 
 from mlptrain.config.schema import ExperimentConfig
-from mlptrain.optim import OPTIMIZERS, get_optimizer
+from mlptrain.optim import OPTIMIZERS, SCHEDULES, get_optimizer, get_schedule
 from mlptrain.registry import Param, Registry, parse_spec
 
-SECTIONS = [("optimizer", OPTIMIZERS)]
+SECTIONS = [("optimizer", OPTIMIZERS), ("schedule", SCHEDULES)]
 
 
 @pytest.mark.parametrize(("section", "registry"), SECTIONS)
@@ -36,6 +36,24 @@ def test_the_defaults_the_issue_found_disagreeing_now_agree_with_the_config():
     assert get_optimizer("adamw").weight_decay == cfg.weight_decay == 0.0
     assert get_optimizer("adagrad").eps == cfg.eps == 1e-8
     assert get_optimizer("sgd").momentum == cfg.momentum
+    schedule = ExperimentConfig().schedule
+    assert get_schedule("inverse_time", 1.0).power == schedule.power == 0.5
+    assert get_schedule("plateau", 1.0).patience == schedule.patience == 5
+
+
+def test_the_plateau_schedule_has_one_name_and_old_checkpoints_still_load():
+    """`plateau` in configs, the registry and the saved state; `reduce_on_plateau` (the old
+    registry name) is a Python alias, not a config name, and its saved states still load."""
+    plateau = get_schedule("reduce_on_plateau", 1.0)
+    assert plateau.name == "plateau" and SCHEDULES.entry("reduce_on_plateau").name == "plateau"
+    old = {"arrays": {}, "scalars": {**plateau.state_dict()["scalars"], "name": "reduce_on_plateau",
+                                     "best": 0.5, "num_bad": 2}}
+    plateau.load_state_dict(old)
+    assert (plateau.best, plateau.num_bad) == (0.5, 2)
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="'constant', 'step', 'exponential'"):
+        ExperimentConfig.model_validate({"schedule": {"kind": "reduce_on_plateau"}})
 
 
 def test_the_reference_names_pytorchs_default_where_ours_differs():

@@ -18,9 +18,10 @@ from pydantic.fields import FieldInfo
 from mlptrain.registry import Entry, Param, Registry
 
 
-def kind_literal(registry: Registry[Any], *extra: str) -> Any:
-    """``Literal[*extra, *names]``: the names a config may give (aliases included)."""
-    return Literal[(*extra, *registry)]  # type: ignore[valid-type]
+def kind_literal(registry: Registry[Any], *extra: str, aliases: bool = False) -> Any:
+    """``Literal[*extra, *names]``: the names a config may give (with `aliases`, those too)."""
+    names = tuple(registry) if aliases else registry.names()
+    return Literal[(*extra, *names)]  # type: ignore[valid-type]
 
 
 def kinds_sentence(registry: Registry[Any], last: str = "or") -> str:
@@ -55,7 +56,8 @@ def describe(users: list[tuple[Entry[Any], Param]], common: bool) -> str:
     if common and len(groups) == 1:
         text = next(iter(groups))
     else:
-        text = "; ".join(f"{', '.join(names)}: {desc}" for desc, names in groups.items())
+        text = "; ".join(f"{', '.join(names)}: {desc.rstrip('.')}"
+                         for desc, names in groups.items()) + "."
     notes = [f"{entry.pytorch[param.name]!r} for {entry.name}"
              for entry, param in users if param.name in entry.pytorch]
     if notes:

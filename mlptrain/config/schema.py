@@ -26,66 +26,26 @@ from pydantic import (
 )
 
 from mlptrain.config.from_registry import kind_literal, kinds_sentence, param_fields
+from mlptrain.nn.activations import ACTIVATIONS, OUTPUTS, default_init_sentence
+from mlptrain.nn.initializers import INITIALIZERS
+from mlptrain.nn.losses import LOSSES
 from mlptrain.optim.optimizers import OPTIMIZERS
+from mlptrain.optim.schedules import SCHEDULES
+from mlptrain.registry import shorthand
 
-ACTIVATIONS = ("identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu")
-OUTPUTS = ("softmax", "sigmoid", "identity")
-LOSSES = ("cross_entropy", "binary_cross_entropy", "mse", "mae", "huber")
-INITS = (
-    "xavier_normal", "xavier_uniform", "glorot_normal", "glorot_uniform",
-    "he_normal", "he_uniform", "kaiming_normal", "kaiming_uniform",
-    "lecun_normal", "normal", "uniform",
-)
 SYNTHETIC_SOURCES = ("spiral", "xor", "moons", "circles", "blobs", "sine")
 IMAGE_SOURCES = ("mnist", "fashion-mnist", "kmnist")
 FILE_SOURCES = ("csv", "npz", "idx")
 SOURCES = SYNTHETIC_SOURCES + IMAGE_SOURCES + FILE_SOURCES
 REGRESSION_SOURCES = ("sine",)
 
-# Which output activation each loss may follow. The p - y shortcut of cross-entropy and
-# binary cross-entropy holds only for their matched output; the regression losses take an
-# identity output, or a sigmoid (the lecture notes' quadratic-loss neuron).
-COMPATIBLE_OUTPUTS: dict[str, tuple[str, ...]] = {
-    "cross_entropy": ("softmax",),
-    "binary_cross_entropy": ("sigmoid",),
-    "mse": ("identity", "sigmoid"),
-    "mae": ("identity", "sigmoid"),
-    "huber": ("identity", "sigmoid"),
-}
-DEFAULT_LOSS_FOR_TASK = {
-    "classification": "cross_entropy",
-    "multilabel": "binary_cross_entropy",
-    "regression": "mse",
-}
-DEFAULT_OUTPUT_FOR_LOSS = {
-    "cross_entropy": "softmax",
-    "binary_cross_entropy": "sigmoid",
-    "mse": "identity",
-    "mae": "identity",
-    "huber": "identity",
-}
-# binary_cross_entropy leaves the task to the data: one target column is a binary
-# classification, several 0/1 columns are multilabel (data/targets.py).
-TASK_FOR_LOSS = {
-    "cross_entropy": "classification",
-    "binary_cross_entropy": "auto",
-    "mse": "regression",
-    "mae": "regression",
-    "huber": "regression",
-}
-
-Activation = Literal["identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "gelu"]
-Output = Literal["auto", "softmax", "sigmoid", "identity"]
-LossKind = Literal["auto", "cross_entropy", "binary_cross_entropy", "mse", "mae", "huber"]
-Init = Literal[
-    "auto", "xavier_normal", "xavier_uniform", "glorot_normal", "glorot_uniform",
-    "he_normal", "he_uniform", "kaiming_normal", "kaiming_uniform",
-    "lecun_normal", "normal", "uniform",
-]
-Source = Literal[
-    "spiral", "xor", "moons", "circles", "blobs", "sine",
-    "mnist", "fashion-mnist", "kmnist", "csv", "npz", "idx",
-]
+# The names of activations, outputs, losses, initializers, optimizers and schedules, and their
+# parameters, come from the registries (mlptrain/registry.py): adding one there adds it here.
+Activation = kind_literal(ACTIVATIONS)
+Output = Literal[("auto", *OUTPUTS)]  # type: ignore[valid-type]
+LossKind = kind_literal(LOSSES, "auto")
+Init = kind_literal(INITIALIZERS, "auto", aliases=True)
+Source = Literal[SOURCES]  # type: ignore[valid-type]
 MonitorMode = Literal["auto", "min", "max"]
 Fraction = Annotated[float, Field(ge=0.0, lt=1.0)]
 PositiveInt = Annotated[int, Field(ge=1)]
@@ -238,49 +198,48 @@ class DataConfig(Section):
         return self
 
 
-class ModelConfig(Section):
-    """The network: layer sizes, activations, initialization and regularization layers."""
-
-    hidden: list[PositiveInt] = Field(
+_MODEL_FIELDS: dict[str, Any] = {
+    "hidden": (list[PositiveInt], Field(
         default_factory=lambda: [64, 64],
         description="Hidden layer widths, input to output; [] is a model with no hidden layer "
         "(logistic or softmax regression).",
-    )
-    activation: Activation | list[Activation] = Field(
+    )),
+    "activation": (Activation | list[Activation], Field(
         "relu",
         description="Hidden activation: one name for every hidden layer, or a list with one per "
         "hidden layer.",
-    )
-    leaky_slope: float = Field(
-        0.01, gt=0.0, lt=1.0, description="Negative-side slope of leaky_relu."
-    )
-    output: Output = Field(
+    )),
+    **param_fields(ACTIVATIONS),
+    "output": (Output, Field(
         "auto",
         description="Output activation: softmax, sigmoid or identity; auto: matched to the loss.",
-    )
-    init: Init = Field(
-        "auto",
-        description="Weight initialization; auto: he_normal for the relu family (relu, "
-        "leaky_relu, elu, gelu), xavier_uniform otherwise.",
-    )
-    init_scale: float = Field(
-        0.01, gt=0.0, description="std of init=normal, and limit of init=uniform."
-    )
-    bias_init: float = Field(0.0, description="Constant initial value of every bias.")
-    dropout: Fraction = Field(
+    )),
+    "init": (Init, Field(
+        "auto", description=f"Weight initialization; auto: {default_init_sentence()}."
+    )),
+    **param_fields(INITIALIZERS),
+    "bias_init": (float, Field(0.0, description="Constant initial value of every bias.")),
+    "dropout": (Fraction, Field(
         0.0, description="Inverted-dropout rate after each hidden activation (0 disables)."
-    )
-    input_dropout: Fraction = Field(
+    )),
+    "input_dropout": (Fraction, Field(
         0.0, description="Inverted-dropout rate on the input features (0 disables)."
-    )
-    batchnorm: bool = Field(
+    )),
+    "batchnorm": (bool, Field(
         False,
         description="Batch normalization after each hidden dense layer, before its activation "
         "(eps 1e-5, momentum 0.1, as PyTorch).",
-    )
-    dtype: Literal["float32", "float64"] = Field(
+    )),
+    "dtype": (Literal["float32", "float64"], Field(
         "float32", description="Floating-point type of parameters and computation."
-    )
+    )),
+}
+_ModelFields: Any = create_model("ModelConfig", __base__=Section, **_MODEL_FIELDS)
+
+
+class ModelConfig(_ModelFields):
+    """The network: layer sizes, activations, initialization and regularization layers (the
+    parameters of the registered activations and initializers included)."""
 
     @model_validator(mode="after")
     def _one_activation_per_hidden_layer(self) -> ModelConfig:
@@ -292,19 +251,23 @@ class ModelConfig(Section):
         return self
 
 
-class LossConfig(Section):
-    """The training loss. In YAML, `loss: mse` is shorthand for `loss: {kind: mse}`."""
+def _loss_kinds() -> str:
+    kinds = [f"{e.name} ({' or '.join(e.cls.outputs)})" for e in LOSSES.entries()]
+    return f"{', '.join(kinds[:-1])} or {kinds[-1]}; auto: from the task."
 
-    kind: LossKind = Field(
-        "auto",
-        description="cross_entropy (softmax), binary_cross_entropy (sigmoid), mse, mae or huber "
-        "(identity or sigmoid); auto: from the task.",
-    )
-    class_weight: Literal["balanced"] | list[Annotated[float, Field(ge=0.0)]] | None = Field(
+
+_LossFields: Any = create_model("LossConfig", __base__=Section, **{
+    "kind": (LossKind, Field("auto", description=_loss_kinds())),
+    "class_weight": (Literal["balanced"] | list[Annotated[float, Field(ge=0.0)]] | None, Field(
         None,
         description="Classification losses: per-class weights, or balanced (n / (k * count)).",
-    )
-    huber_delta: float = Field(1.0, gt=0.0, description="Huber loss threshold delta.")
+    )),
+    **param_fields(LOSSES),
+})
+
+
+class LossConfig(_LossFields):
+    """The training loss. In YAML, `loss: mse` is shorthand for `loss: {kind: mse}`."""
 
 
 _OPTIMIZER_FIELDS: dict[str, Any] = {
@@ -322,34 +285,17 @@ class OptimizerConfig(_OptimizerFields):
     parameter of the registered optimizers (optim/optimizers.py, `OPTIMIZERS`)."""
 
 
-class ScheduleConfig(Section):
-    """How the learning rate changes over training (fractional epochs: updated every step)."""
+_ScheduleFields: Any = create_model("ScheduleConfig", __base__=Section, **{
+    "kind": (kind_literal(SCHEDULES), Field(
+        "constant", description=kinds_sentence(SCHEDULES) + ".")),
+    **param_fields(SCHEDULES),
+})
 
-    kind: Literal["constant", "step", "exponential", "cosine", "inverse_time", "plateau"] = Field(
-        "constant",
-        description="constant, step, exponential, cosine (optional warm-up), inverse_time "
-        "(lr0 / (1 + decay * epoch)^power, the classic SGD decay) or plateau (reduce on plateau "
-        "of a monitored metric).",
-    )
-    step_size: PositiveInt = Field(10, description="step: epochs between decays.")
-    gamma: float = Field(
-        0.1, gt=0.0, le=1.0, description="step: factor per decay; exponential: factor per epoch."
-    )
-    warmup_epochs: float = Field(
-        0.0, ge=0.0, description="cosine: linear warm-up from 0 over this many epochs."
-    )
-    min_lr: float = Field(0.0, ge=0.0, description="cosine and plateau: the lowest learning rate.")
-    decay: float = Field(
-        1.0, ge=0.0, description="inverse_time: lr = lr0 / (1 + decay * epoch)^power."
-    )
-    power: float = Field(0.5, gt=0.0, description="inverse_time: the exponent power.")
-    factor: float = Field(0.1, gt=0.0, lt=1.0, description="plateau: factor on each reduction.")
-    patience: int = Field(5, ge=0, description="plateau: epochs without improvement to wait.")
-    threshold: float = Field(
-        1e-4, ge=0.0, description="plateau: relative improvement that counts."
-    )
-    monitor: str = Field("val_loss", description="plateau: the metric watched.")
-    mode: MonitorMode = Field("auto", description="plateau: min or max; auto: from the metric.")
+
+class ScheduleConfig(_ScheduleFields):
+    """How the learning rate changes over training (fractional epochs: updated every step):
+    `kind` and one field per parameter of the registered schedules (optim/schedules.py,
+    `SCHEDULES`)."""
 
 
 class EarlyStoppingConfig(Section):
@@ -480,7 +426,7 @@ class ExperimentConfig(Section):
     @field_validator("loss", mode="before")
     @classmethod
     def _loss_name_is_shorthand(cls, value: Any) -> Any:
-        return {"kind": value} if isinstance(value, str) else value
+        return shorthand(value)
 
     @model_validator(mode="after")
     def _resolve_task_loss_and_output(self) -> ExperimentConfig:
@@ -499,7 +445,8 @@ class ExperimentConfig(Section):
 
 
 def resolve_task_loss_output(cfg: ExperimentConfig) -> None:
-    """Fill `data.task`, `loss.kind` and `model.output` from each other where they are auto.
+    """Fill `data.task`, `loss.kind` and `model.output` from each other where they are auto,
+    with what each registered loss declares (`outputs`, `task`, `default_for`).
 
     Raises ValueError for pairings that make no sense (softmax output with mse, ...).
     """
@@ -508,29 +455,26 @@ def resolve_task_loss_output(cfg: ExperimentConfig) -> None:
     if task == "auto" and data.source in SYNTHETIC_SOURCES + IMAGE_SOURCES:
         task = "regression" if data.source in REGRESSION_SOURCES else "classification"
     if task == "auto" and loss.kind != "auto":
-        task = TASK_FOR_LOSS[loss.kind]
-        if loss.kind in ("mse", "mae", "huber") and model.output == "sigmoid":
+        task = LOSSES[loss.kind].task
+        if task == "regression" and model.output == "sigmoid":
             task = "auto"  # a sigmoid + mse network may fit labels or probabilities
     kind = loss.kind
     if kind == "auto" and model.output != "auto":
-        kind = {"softmax": "cross_entropy", "sigmoid": "binary_cross_entropy"}.get(
-            model.output, "mse"
-        )
+        kind = _first_loss(lambda cls: cls.outputs[0] == model.output)
     if kind == "auto" and task != "auto":
-        kind = DEFAULT_LOSS_FOR_TASK[task]
+        kind = _first_loss(lambda cls: task in cls.default_for)
     output = model.output
     if output == "auto" and kind != "auto":
-        output = DEFAULT_OUTPUT_FOR_LOSS[kind]
-    if kind != "auto" and output != "auto" and output not in COMPATIBLE_OUTPUTS[kind]:
+        output = LOSSES[kind].outputs[0]
+    if kind != "auto" and output != "auto" and output not in LOSSES[kind].outputs:
         raise ValueError(
             f"loss {kind!r} does not fit output {output!r}; {kind} takes output "
-            + " or ".join(COMPATIBLE_OUTPUTS[kind])
+            + " or ".join(LOSSES[kind].outputs)
         )
-    if task == "regression" and kind in ("cross_entropy", "binary_cross_entropy"):
+    regression_loss = kind != "auto" and LOSSES[kind].task == "regression"
+    if task == "regression" and kind != "auto" and not regression_loss:
         raise ValueError(f"loss {kind!r} needs class labels, but data.task is regression")
-    if task in ("classification", "multilabel") and kind in ("mse", "mae", "huber") and (
-        output != "sigmoid"
-    ):
+    if task in ("classification", "multilabel") and regression_loss and output != "sigmoid":
         raise ValueError(
             f"loss {kind!r} with output {output!r} is a regression setup, but data.task is "
             f"{task}; use cross_entropy (softmax) or binary_cross_entropy (sigmoid)"
@@ -539,3 +483,8 @@ def resolve_task_loss_output(cfg: ExperimentConfig) -> None:
     object.__setattr__(data, "task", task)
     object.__setattr__(loss, "kind", kind)
     object.__setattr__(model, "output", output)
+
+
+def _first_loss(fits: Any) -> str:
+    """The first registered loss whose class `fits`, else auto."""
+    return next((e.name for e in LOSSES.entries() if fits(e.cls)), "auto")

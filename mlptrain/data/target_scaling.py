@@ -96,6 +96,10 @@ class ScaledTargetLoss:
         return self.loss.value_and_grad(logits, self._scaled(y, logits),
                                         sample_weight=sample_weight)
 
+    def kink_sides(self, logits: np.ndarray, y) -> list[np.ndarray]:
+        """The wrapped loss's kinks, at the scaled targets it really sees."""
+        return self.loss.kink_sides(logits, self._scaled(y, logits))
+
     def _scaled(self, y, logits: np.ndarray) -> np.ndarray:
         y = np.asarray(y)
         return self.scaling.transform(y.reshape(logits.shape).astype(logits.dtype, copy=False))

@@ -34,7 +34,6 @@ from mlptrain.errors import DataError
 
 MAX_AUTO_CLASSES = 100
 MAX_CLASS_ID = 10_000
-REGRESSION_LOSSES = ("mse", "mae", "huber")
 BINARY_LOSS = "binary_cross_entropy"
 
 
@@ -58,13 +57,13 @@ def _column_name(raw: RawData, j: int) -> str:
 
 def resolve_task(task: str, loss_kind: str, train: RawData) -> str:
     """The task of the targets of `train` (see the module docstring)."""
+    from mlptrain.nn.losses import LOSSES
+
     if task != "auto":
         return task
-    if loss_kind in REGRESSION_LOSSES:
-        return "regression"
+    if loss_kind in LOSSES and LOSSES[loss_kind].task != "auto":
+        return LOSSES[loss_kind].task  # regression or classification, as the loss declares
     y = _columns(train.y)
-    if loss_kind == "cross_entropy":
-        return "classification"
     if loss_kind == BINARY_LOSS:
         return "classification" if y.shape[1] == 1 else "multilabel"
     if y.dtype.kind == "U":

@@ -8,7 +8,12 @@ written from ``a`` alone may run in place (``out is z``); those with ``needs_inp
 (gelu) must be given a separate ``out``.
 
 ``kinks`` lists the points of ``z`` where ``h'`` (or, for elu, ``h''``) jumps; gradient checks
-skip entries whose finite-difference step crosses one.
+skip entries whose finite-difference step crosses one. ``default_init`` is the initializer that
+``init: auto`` picks for a layer with this activation.
+
+Each hidden activation is registered in ``ACTIVATIONS`` (mlptrain/registry.py): the config's
+``model.activation`` names, its parameters (``model.leaky_slope``), the builder, the gradient
+check's matrix and the config reference follow it.
 
 Output activations (``OUTPUTS``) are plain functions of the logits: ``softmax`` (rows sum to 1,
 stable: shifted by the row maximum), ``sigmoid`` (stable for any sign) and ``identity``. Their
@@ -18,11 +23,18 @@ gradients are never formed on their own: each loss fuses them (``p - y``), see `
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
+from mlptrain.registry import Param, Registry
+
 _GELU_C = math.sqrt(2.0 / math.pi)
 _GELU_K = 0.044715
+
+
+ACTIVATIONS: Registry[Activation] = Registry("activation")
+"""Every hidden activation by name; `register` adds one (see mlptrain/registry.py)."""
 
 
 class Activation:
@@ -31,6 +43,7 @@ class Activation:
     name = "activation"
     needs_input = False
     kinks: tuple[float, ...] = ()
+    default_init = "xavier_uniform"
 
     def get_config(self) -> dict:
         return {"name": self.name}
@@ -46,6 +59,7 @@ class Activation:
         return f"{type(self).__name__}({kw})"
 
 
+@ACTIVATIONS.register("identity")
 class Identity(Activation):
     """``h(z) = z``, ``h'(z) = 1``."""
 
@@ -60,6 +74,7 @@ class Identity(Activation):
         return d
 
 
+@ACTIVATIONS.register("sigmoid")
 class Sigmoid(Activation):
     """``h(z) = 1 / (1 + exp(-z)) = (1 + tanh(z/2)) / 2`` (no overflow); ``h' = a (1 - a)``."""
 
@@ -80,6 +95,7 @@ class Sigmoid(Activation):
         return d
 
 
+@ACTIVATIONS.register("tanh")
 class Tanh(Activation):
     """``h(z) = tanh(z)``; ``h' = 1 - a^2``."""
 
@@ -95,10 +111,12 @@ class Tanh(Activation):
         return d
 
 
+@ACTIVATIONS.register("relu")
 class ReLU(Activation):
     """``h(z) = max(z, 0)``; ``h' = [a > 0]`` (0 at the kink z = 0, like PyTorch)."""
 
     name = "relu"
+    default_init = "he_normal"
     kinks = (0.0,)
 
     def forward(self, z, out):
@@ -110,10 +128,14 @@ class ReLU(Activation):
         return d
 
 
+@ACTIVATIONS.register("leaky_relu", params=(
+    Param("negative_slope", "negative-side slope.", key="leaky_slope", gt=0.0, lt=1.0),
+))
 class LeakyReLU(Activation):
     """``h(z) = z if z > 0 else slope * z``; ``h' = 1 if a > 0 else slope`` (slope in [0, 1))."""
 
     name = "leaky_relu"
+    default_init = "he_normal"
     kinks = (0.0,)
 
     def __init__(self, negative_slope: float = 0.01):
@@ -137,6 +159,7 @@ class LeakyReLU(Activation):
         return d
 
 
+@ACTIVATIONS.register("elu")
 class ELU(Activation):
     """``h(z) = z if z > 0 else alpha (exp(z) - 1)``; ``h' = 1 if a > 0 else a + alpha``.
 
@@ -144,6 +167,7 @@ class ELU(Activation):
     """
 
     name = "elu"
+    default_init = "he_normal"
     kinks = (0.0,)
 
     def __init__(self, alpha: float = 1.0):
@@ -169,6 +193,7 @@ class ELU(Activation):
         return d
 
 
+@ACTIVATIONS.register("softplus")
 class Softplus(Activation):
     """``h(z) = log(1 + exp(z))`` (via logaddexp, stable); ``h' = sigmoid(z) = 1 - exp(-a)``."""
 
@@ -186,6 +211,7 @@ class Softplus(Activation):
         return d
 
 
+@ACTIVATIONS.register("gelu")
 class GELU(Activation):
     """GELU, tanh approximation (PyTorch ``GELU(approximate='tanh')``)::
 
@@ -197,6 +223,7 @@ class GELU(Activation):
     """
 
     name = "gelu"
+    default_init = "he_normal"
     needs_input = True
 
     def forward(self, z, out):
@@ -227,37 +254,25 @@ class GELU(Activation):
         return d
 
 
-ACTIVATIONS: dict[str, type[Activation]] = {
-    "identity": Identity,
-    "sigmoid": Sigmoid,
-    "tanh": Tanh,
-    "relu": ReLU,
-    "leaky_relu": LeakyReLU,
-    "elu": ELU,
-    "softplus": Softplus,
-    "gelu": GELU,
-}
-
-RELU_FAMILY = frozenset({"relu", "leaky_relu", "elu", "gelu"})
+RELU_FAMILY = frozenset(n for n in ACTIVATIONS.names() if ACTIVATIONS[n].default_init == "he_normal")
 
 
-def get_activation(spec: str | dict | Activation) -> Activation:
+def default_init_sentence() -> str:
+    """``"he_normal for relu, leaky_relu, elu, gelu; xavier_uniform otherwise"``, from the
+    registered activations (the config documents `init: auto` with it)."""
+    by_init: dict[str, list[str]] = {}
+    for entry in ACTIVATIONS.entries():
+        by_init.setdefault(entry.cls.default_init, []).append(entry.name)
+    base = Activation.default_init
+    parts = [f"{init} for {', '.join(names)}" for init, names in by_init.items() if init != base]
+    return "; ".join([*parts, f"{base} otherwise"])
+
+
+def get_activation(spec: str | dict[str, Any] | Activation) -> Activation:
     """A fresh activation from a name (``"tanh"``) or a dict (``{"name": "elu", "alpha": 0.5}``)."""
     if isinstance(spec, Activation):
         return type(spec)(**{k: v for k, v in spec.get_config().items() if k != "name"})
-    if isinstance(spec, str):
-        name, kwargs = spec, {}
-    elif isinstance(spec, dict) and isinstance(spec.get("name"), str):
-        kwargs = dict(spec)
-        name = kwargs.pop("name")
-    else:
-        raise ValueError(f"activation must be a name or a dict with a 'name', got {spec!r}")
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
-    try:
-        return ACTIVATIONS[name](**kwargs)
-    except TypeError as exc:
-        raise ValueError(f"bad options for activation {name!r}: {kwargs!r} ({exc})") from None
+    return ACTIVATIONS.create(spec)
 
 
 # ---- output activations: functions of the logits (batch, n_out) -----------------------------

@@ -13,13 +13,15 @@ he_uniform         U(-L, L), L = sqrt(6 / in)                   2 / in
  (kaiming_uniform)
 lecun_normal       N(0, std^2), std = sqrt(1 / in)              1 / in
 normal(std=0.01)   N(0, std^2)                                  std^2
-uniform(limit=.05) U(-limit, limit)                             limit^2 / 3
+uniform(limit=.01) U(-limit, limit)                             limit^2 / 3
 =================  ==========================================  ======================
 
 (Plain, not truncated, normals; PyTorch's ``xavier_*_`` / ``kaiming_*_(mode='fan_in')``
-conventions.) ``"auto"`` resolves per layer through :func:`default_init`: ``he_normal`` for the
-relu family (relu, leaky_relu, elu, gelu), ``xavier_uniform`` otherwise (sigmoid, tanh,
-softplus, identity, and the output layer). Biases are not touched here: they start at the
+conventions.) ``"auto"`` resolves per layer through :func:`default_init` to the activation's
+``default_init``: ``he_normal`` for the relu family (relu, leaky_relu, elu, gelu),
+``xavier_uniform`` otherwise (sigmoid, tanh, softplus, identity, and the output layer).
+Each initializer is registered in ``INITIALIZERS`` (mlptrain/registry.py), aliases included;
+``std`` and ``limit`` are the config's ``model.init_scale``. Biases are not touched here: they start at the
 constant ``bias_init`` (default 0). Draws are made directly in the array's dtype
 (``standard_normal(out=)``, ``random(out=)``), so no float64 array is created.
 """
@@ -27,10 +29,15 @@ constant ``bias_init`` (default 0). Draws are made directly in the array's dtype
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
-from mlptrain.nn.activations import RELU_FAMILY
+from mlptrain.nn.activations import ACTIVATIONS, Activation
+from mlptrain.registry import Param, Registry
+
+INITIALIZERS: Registry[Initializer] = Registry("init")
+"""Every initializer by name (aliases included); `register` adds one (mlptrain/registry.py)."""
 
 
 class Initializer:
@@ -66,6 +73,7 @@ class _UniformBase(Initializer):
         return w
 
 
+@INITIALIZERS.register("xavier_normal", aliases=("glorot_normal",))
 class XavierNormal(_NormalBase):
     """``N(0, 2 / (fan_in + fan_out))`` (Glorot & Bengio 2010)."""
 
@@ -75,6 +83,7 @@ class XavierNormal(_NormalBase):
         return 2.0 / (fan_in + fan_out)
 
 
+@INITIALIZERS.register("xavier_uniform", aliases=("glorot_uniform",))
 class XavierUniform(_UniformBase):
     """``U(-sqrt(6 / (fan_in + fan_out)), +...)``, variance ``2 / (fan_in + fan_out)``."""
 
@@ -84,6 +93,7 @@ class XavierUniform(_UniformBase):
         return 2.0 / (fan_in + fan_out)
 
 
+@INITIALIZERS.register("he_normal", aliases=("kaiming_normal",))
 class HeNormal(_NormalBase):
     """``N(0, 2 / fan_in)`` (He et al. 2015)."""
 
@@ -93,6 +103,7 @@ class HeNormal(_NormalBase):
         return 2.0 / fan_in
 
 
+@INITIALIZERS.register("he_uniform", aliases=("kaiming_uniform",))
 class HeUniform(_UniformBase):
     """``U(-sqrt(6 / fan_in), +...)``, variance ``2 / fan_in``."""
 
@@ -102,6 +113,7 @@ class HeUniform(_UniformBase):
         return 2.0 / fan_in
 
 
+@INITIALIZERS.register("lecun_normal")
 class LecunNormal(_NormalBase):
     """``N(0, 1 / fan_in)``."""
 
@@ -111,6 +123,9 @@ class LecunNormal(_NormalBase):
         return 1.0 / fan_in
 
 
+@INITIALIZERS.register("normal", params=(
+    Param("std", "std of N(0, std^2)", key="init_scale", gt=0.0),
+))
 class Normal(_NormalBase):
     """``N(0, std^2)``."""
 
@@ -128,12 +143,15 @@ class Normal(_NormalBase):
         return self.std**2
 
 
+@INITIALIZERS.register("uniform", params=(
+    Param("limit", "limit of U(-limit, limit)", key="init_scale", gt=0.0),
+))
 class Uniform(_UniformBase):
     """``U(-limit, limit)``, variance ``limit^2 / 3``."""
 
     name = "uniform"
 
-    def __init__(self, limit: float = 0.05):
+    def __init__(self, limit: float = 0.01):
         if not float(limit) > 0:
             raise ValueError(f"uniform init limit must be > 0, got {limit!r}")
         self.limit = float(limit)
@@ -145,40 +163,20 @@ class Uniform(_UniformBase):
         return self.limit**2 / 3.0
 
 
-INITIALIZERS: dict[str, type[Initializer]] = {
-    "xavier_normal": XavierNormal,
-    "glorot_normal": XavierNormal,
-    "xavier_uniform": XavierUniform,
-    "glorot_uniform": XavierUniform,
-    "he_normal": HeNormal,
-    "kaiming_normal": HeNormal,
-    "he_uniform": HeUniform,
-    "kaiming_uniform": HeUniform,
-    "lecun_normal": LecunNormal,
-    "normal": Normal,
-    "uniform": Uniform,
-}
-
-
 def default_init(activation: str) -> str:
-    """The ``"auto"`` choice: ``he_normal`` for the relu family, ``xavier_uniform`` otherwise."""
-    return "he_normal" if activation in RELU_FAMILY else "xavier_uniform"
+    """The ``"auto"`` choice: the activation's ``default_init`` (``he_normal`` for the relu
+    family, ``xavier_uniform`` otherwise, and for names that are not hidden activations)."""
+    cls = ACTIVATIONS.get(activation)
+    return cls.default_init if cls is not None else Activation.default_init
 
 
-def get_initializer(spec: str | dict, activation: str = "identity") -> Initializer:
+def get_initializer(spec: str | dict[str, Any], activation: str = "identity") -> Initializer:
     """An initializer from a name or ``{"name": ..., **kwargs}``; ``"auto"`` uses ``activation``."""
-    if isinstance(spec, str):
-        name, kwargs = spec, {}
-    elif isinstance(spec, dict) and isinstance(spec.get("name"), str):
-        kwargs = dict(spec)
-        name = kwargs.pop("name")
-    else:
-        raise ValueError(f"init must be a name or a dict with a 'name', got {spec!r}")
+    from mlptrain.registry import parse_spec
+
+    name, kwargs = parse_spec(spec, "init")
     if name == "auto":
         name = default_init(activation)
     if name not in INITIALIZERS:
         raise ValueError(f"unknown init {name!r}; choose one of {sorted([*INITIALIZERS, 'auto'])}")
-    try:
-        return INITIALIZERS[name](**kwargs)
-    except TypeError as exc:
-        raise ValueError(f"bad options for init {name!r}: {kwargs!r} ({exc})") from None
+    return INITIALIZERS.create(name, **kwargs)

@@ -15,7 +15,8 @@ output+loss gradient (``p - y`` for softmax+cross_entropy, ``a - y`` for sigmoid
 ``w_i / sum w`` (the 1/batch is folded in), never a Jacobian product. The gradient array is a
 buffer owned by the loss object and overwritten by its next call. ``value`` computes only ``L``.
 
-Losses and the outputs they accept (``COMPATIBLE_OUTPUTS``):
+Losses and the outputs they accept (``outputs``, the first is the default; ``COMPATIBLE_OUTPUTS``
+collects them by name):
 
 - ``cross_entropy`` (softmax): ``l_i = logsumexp(z_i) - sum_k y_ik z_ik``; ``y`` is class
   indices ``(batch,)`` (no one-hot is built) or probability rows ``(batch, k)``.
@@ -27,21 +28,41 @@ Losses and the outputs they accept (``COMPATIBLE_OUTPUTS``):
   ``|y_hat - y|``, ``huber``: ``0.5 r^2 if |r| <= delta else delta (|r| - delta/2)``
   (PyTorch ``HuberLoss``). Outputs identity or sigmoid; with sigmoid (the lecture notes'
   quadratic-loss neuron) the gradient goes through ``sigma'(z) = y_hat (1 - y_hat)``.
+
+Each loss is registered in ``LOSSES`` (mlptrain/registry.py) with what the config and the
+gradient check need to know about it: ``outputs``, the ``task`` it implies (``auto``: from the
+data), the tasks it is the default loss of, ``sample_targets`` (targets it accepts, for
+gradient checks) and ``kink_sides`` (where its derivative jumps).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from typing import Any
+
 import numpy as np
 
-from mlptrain.nn.activations import sigmoid
+from mlptrain.nn.activations import OUTPUTS, sigmoid
+from mlptrain.registry import Param, Registry
 
-COMPATIBLE_OUTPUTS: dict[str, frozenset[str]] = {
-    "cross_entropy": frozenset({"softmax"}),
-    "binary_cross_entropy": frozenset({"sigmoid"}),
-    "mse": frozenset({"identity", "sigmoid"}),
-    "mae": frozenset({"identity", "sigmoid"}),
-    "huber": frozenset({"identity", "sigmoid"}),
-}
+LOSSES: Registry[Loss] = Registry("loss")
+"""Every loss by name; `register` adds one (see mlptrain/registry.py)."""
+
+
+class _CompatibleOutputs(Mapping[str, frozenset[str]]):
+    """loss name -> the output activations it accepts, read from the registered classes."""
+
+    def __getitem__(self, name: str) -> frozenset[str]:
+        return frozenset(LOSSES[name].outputs)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(LOSSES.names())
+
+    def __len__(self) -> int:
+        return len(LOSSES.names())
+
+
+COMPATIBLE_OUTPUTS: Mapping[str, frozenset[str]] = _CompatibleOutputs()
 
 
 def balanced_class_weights(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -77,13 +98,20 @@ def _as_indices(y: np.ndarray, n_classes: int) -> np.ndarray:
 
 
 class Loss:
-    """Base class. Subclasses implement ``_per_elem(logits, y, grad)``."""
+    """Base class. Subclasses implement ``_compute(logits, y, sample_weight, grad)``.
+
+    Class attributes: ``outputs`` (accepted output activations, the default first), ``task``
+    (what the loss implies: classification, regression, or auto when the data decides) and
+    ``default_for`` (the tasks whose ``auto`` loss this is).
+    """
 
     name = "loss"
-    outputs: frozenset[str] = frozenset()
+    outputs: tuple[str, ...] = ()
+    task = "auto"
+    default_for: tuple[str, ...] = ()
 
     def __init__(self, output: str | None = None):
-        output = output if output is not None else sorted(self.outputs)[0]
+        output = output if output is not None else self.outputs[0]
         if output not in self.outputs:
             raise ValueError(
                 f"loss {self.name!r} cannot be used with output {output!r}; "
@@ -124,6 +152,20 @@ class Loss:
     def _compute(self, logits, y, sample_weight, grad):
         raise NotImplementedError
 
+    def kink_sides(self, logits: np.ndarray, y: Any) -> list[np.ndarray]:
+        """Bool masks that change where the loss's derivative jumps (none: smooth); a
+        finite-difference step that changes one straddles a kink."""
+        return []
+
+    @classmethod
+    def sample_targets(cls, output: str, n: int, width: int, rng: np.random.Generator,
+                       soft: bool = False) -> np.ndarray:
+        """Random targets this loss accepts for `n` samples of `width` outputs (gradient
+        checks): N(0, 1) values; values in (0, 1) after a sigmoid."""
+        if output == "sigmoid":
+            return rng.uniform(0.1, 0.9, (n, width))
+        return rng.standard_normal((n, width))
+
 
 def _check_logits(logits: np.ndarray) -> None:
     if logits.ndim != 2:
@@ -147,6 +189,7 @@ def _normalizer(w: np.ndarray | None, count: int) -> float:
     return total
 
 
+@LOSSES.register("cross_entropy")
 class CrossEntropy(Loss):
     """Softmax cross entropy from logits: ``l_i = lse(z_i) - sum_k y_ik z_ik``; grad ``p - y``.
 
@@ -154,7 +197,9 @@ class CrossEntropy(Loss):
     """
 
     name = "cross_entropy"
-    outputs = COMPATIBLE_OUTPUTS["cross_entropy"]
+    outputs = ("softmax",)
+    task = "classification"
+    default_for = ("classification",)
 
     def __init__(self, output: str | None = None, class_weight=None):
         super().__init__(output)
@@ -214,6 +259,11 @@ class CrossEntropy(Loss):
         return value
 
 
+    @classmethod
+    def sample_targets(cls, output, n, width, rng, soft=False):
+        """Class ids (n,), or probability rows (n, width) when `soft`."""
+        return rng.dirichlet(np.ones(width), size=n) if soft else rng.integers(0, width, n)
+
     def _plain(self, logits, idx, grad):
         """The training loop's case, class ids (n,) without weights, in fewer array ops; the
         same arithmetic as the general path: ``L = mean(lse(z) - z_y)``, grad ``(p - y) / n``."""
@@ -234,6 +284,7 @@ class CrossEntropy(Loss):
         return value
 
 
+@LOSSES.register("binary_cross_entropy")
 class BinaryCrossEntropy(Loss):
     """Sigmoid cross entropy from logits, elementwise; grad ``sigmoid(z) - y``.
 
@@ -241,7 +292,8 @@ class BinaryCrossEntropy(Loss):
     """
 
     name = "binary_cross_entropy"
-    outputs = COMPATIBLE_OUTPUTS["binary_cross_entropy"]
+    outputs = ("sigmoid",)
+    default_for = ("multilabel",)  # its task is the data's: binary or multilabel
 
     def __init__(self, output: str | None = None, class_weight=None):
         super().__init__(output)
@@ -279,11 +331,21 @@ class BinaryCrossEntropy(Loss):
                 grad *= 1.0 / total
         return value
 
+    @classmethod
+    def sample_targets(cls, output, n, width, rng, soft=False):
+        """0/1 labels (n, width), or probabilities in [0, 1) when `soft`."""
+        return rng.random((n, width)) if soft else (rng.random((n, width)) < 0.5).astype(np.float64)
+
 
 class _Regression(Loss):
     """Regression losses on ``y_hat = output(z)``: elementwise ``f(r)``, ``r = y_hat - y``."""
 
-    outputs = frozenset({"identity", "sigmoid"})
+    outputs = ("identity", "sigmoid")
+    task = "regression"
+
+    def _residual(self, logits, y) -> np.ndarray:
+        yhat = OUTPUTS[self.output](logits)
+        return yhat - np.asarray(y, dtype=yhat.dtype).reshape(yhat.shape)  # (n, k)
 
     def _f(self, r):  # elementwise loss
         raise NotImplementedError
@@ -312,10 +374,12 @@ class _Regression(Loss):
         return value
 
 
+@LOSSES.register("mse")
 class MSE(_Regression):
     """``mean over samples and outputs of r^2``; ``df/dr = 2 r``."""
 
     name = "mse"
+    default_for = ("regression",)
 
     def _f(self, r):
         return r * r
@@ -324,6 +388,7 @@ class MSE(_Regression):
         return np.multiply(r, 2.0, out=out)
 
 
+@LOSSES.register("mae")
 class MAE(_Regression):
     """``mean |r|``; ``df/dr = sign(r)`` (0 at r = 0)."""
 
@@ -335,7 +400,14 @@ class MAE(_Regression):
     def _df(self, r, out):
         return np.sign(r, out=out)
 
+    def kink_sides(self, logits, y):
+        """|r| has its kink at r = 0."""
+        return [self._residual(logits, y) > 0]
 
+
+@LOSSES.register("huber", params=(
+    Param("delta", "threshold delta.", key="huber_delta", gt=0.0),
+))
 class Huber(_Regression):
     """``0.5 r^2 if |r| <= delta else delta (|r| - delta / 2)``; ``df/dr = clip(r, -delta, delta)``."""
 
@@ -357,26 +429,15 @@ class Huber(_Regression):
     def _df(self, r, out):
         return np.clip(r, -self.delta, self.delta, out=out)
 
-
-LOSSES: dict[str, type[Loss]] = {
-    "cross_entropy": CrossEntropy,
-    "binary_cross_entropy": BinaryCrossEntropy,
-    "mse": MSE,
-    "mae": MAE,
-    "huber": Huber,
-}
+    def kink_sides(self, logits, y):
+        """The second derivative jumps at |r| = delta; r = 0 is kept as a side too (as the
+        gradient check always did)."""
+        r = self._residual(logits, y)
+        return [r > 0, np.abs(r) <= self.delta]
 
 
-def get_loss(name: str, output: str | None = None, **kwargs) -> Loss:
+def get_loss(name: str, output: str | None = None, **kwargs: Any) -> Loss:
     """A loss by name; ``output`` defaults to its first compatible output (softmax, sigmoid,
     identity). kwargs: ``class_weight`` (classification), ``delta`` (huber)."""
-    if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of {sorted(LOSSES)}")
-    if name == "cross_entropy" or name == "binary_cross_entropy":
-        default = "softmax" if name == "cross_entropy" else "sigmoid"
-    else:
-        default = "identity"
-    try:
-        return LOSSES[name](output=output or default, **kwargs)
-    except TypeError as exc:
-        raise ValueError(f"bad options for loss {name!r}: {kwargs!r} ({exc})") from None
+    entry = LOSSES.entry(name)
+    return LOSSES.create(name, output=output or entry.cls.outputs[0], **kwargs)

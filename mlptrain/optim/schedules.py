@@ -2,7 +2,7 @@
 
 ``lr_at`` is a pure function of the global step (``epoch = step / steps_per_epoch``, fractional,
 so the lr may change every batch); ``end_epoch(metric)`` is called by the loop at each epoch end
-and only ``reduce_on_plateau`` uses it. ``state_dict()`` / ``load_state_dict()`` restore exactly
+and only ``plateau`` uses it. ``state_dict()`` / ``load_state_dict()`` restore exactly
 (``{"arrays": {}, "scalars": {...}}``, strict about keys).
 
 =================  ==========================================================================
@@ -13,14 +13,26 @@ cosine             warm-up ``lr * min(1, (step + 1) / (warmup_epochs * steps_per
                    ``min_lr + (lr - min_lr) * (1 + cos(pi * q)) / 2``,
                    ``q = clip((epoch - warmup_epochs) / (epochs - warmup_epochs), 0, 1)``
 inverse_time       ``lr / (1 + decay * epoch) ** power``
-reduce_on_plateau  PyTorch ``ReduceLROnPlateau`` (rel threshold): after more than ``patience``
+plateau            PyTorch ``ReduceLROnPlateau`` (rel threshold): after more than ``patience``
                    epochs without improvement, ``lr = max(lr * factor, min_lr)``
 =================  ==========================================================================
+
+``SCHEDULES`` registers each (mlptrain/registry.py): the config's ``schedule`` section, the
+builder and the config reference follow it. A constructor argument named ``epochs`` (the
+training length) is filled by the builder from ``train.epochs``.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any, Literal
+
+from mlptrain.registry import Param, Registry
+
+SCHEDULES: Registry[Schedule] = Registry("schedule", shared=[
+    Param("min_lr", "the lowest learning rate.", ge=0.0),
+])
+"""Every schedule by name; `register` adds one (see mlptrain/registry.py)."""
 
 
 def _check_step(step: int, steps_per_epoch: int) -> float:
@@ -61,6 +73,8 @@ class Schedule:
         if not isinstance(state, dict) or set(state) != {"arrays", "scalars"} or state["arrays"]:
             raise ValueError("schedule state must be {'arrays': {}, 'scalars': {...}}")
         s = state["scalars"]
+        if s.get("name") == getattr(self, "_legacy_name", None):
+            s = {**s, "name": self.name}
         if s.get("name") != self.name:
             raise ValueError(f"schedule state is for {s.get('name')!r}, not {self.name!r}")
         want = set(self._scalars()) | {"name"}
@@ -72,6 +86,7 @@ class Schedule:
         pass
 
 
+@SCHEDULES.register("constant")
 class Constant(Schedule):
     """``lr``."""
 
@@ -82,12 +97,16 @@ class Constant(Schedule):
         return self.lr
 
 
+@SCHEDULES.register("step", params=(
+    Param("step_size", "epochs between decays.", ge=1),
+    Param("gamma", "factor per decay.", gt=0.0, le=1.0),
+))
 class StepDecay(Schedule):
     """``lr * gamma ** floor(epoch / step_size)`` (PyTorch ``StepLR`` per epoch)."""
 
     name = "step"
 
-    def __init__(self, lr: float, step_size: int, gamma: float = 0.1):
+    def __init__(self, lr: float, step_size: int = 10, gamma: float = 0.1):
         super().__init__(lr)
         if not (isinstance(step_size, int) and step_size >= 1):
             raise ValueError(f"step_size must be an int >= 1, got {step_size!r}")
@@ -98,12 +117,15 @@ class StepDecay(Schedule):
         return self.lr * self.gamma ** math.floor(epoch / self.step_size + 1e-12)
 
 
+@SCHEDULES.register("exponential", params=(
+    Param("gamma", "factor per epoch.", gt=0.0, le=1.0),
+))
 class Exponential(Schedule):
     """``lr * gamma ** epoch`` (fractional epochs interpolate geometrically)."""
 
     name = "exponential"
 
-    def __init__(self, lr: float, gamma: float):
+    def __init__(self, lr: float, gamma: float = 0.1):
         super().__init__(lr)
         self.gamma = _positive("gamma", gamma)
 
@@ -111,6 +133,9 @@ class Exponential(Schedule):
         return self.lr * self.gamma ** _check_step(step, steps_per_epoch)
 
 
+@SCHEDULES.register("cosine", params=(
+    Param("warmup_epochs", "linear warm-up from 0 over this many epochs.", ge=0.0), "min_lr",
+), summary="cosine (optional warm-up)")
 class Cosine(Schedule):
     """Linear warm-up for ``warmup_epochs``, then cosine annealing to ``min_lr`` at ``epochs``."""
 
@@ -135,12 +160,16 @@ class Cosine(Schedule):
         return self.min_lr + (self.lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * q))
 
 
+@SCHEDULES.register("inverse_time", params=(
+    Param("decay", "lr = lr0 / (1 + decay * epoch)^power.", ge=0.0),
+    Param("power", "the exponent power.", gt=0.0),
+), summary="inverse_time (lr0 / (1 + decay * epoch)^power, the classic SGD decay)")
 class InverseTime(Schedule):
     """``lr / (1 + decay * epoch) ** power``."""
 
     name = "inverse_time"
 
-    def __init__(self, lr: float, decay: float = 1.0, power: float = 1.0):
+    def __init__(self, lr: float, decay: float = 1.0, power: float = 0.5):
         super().__init__(lr)
         if not float(decay) >= 0:
             raise ValueError(f"decay must be >= 0, got {decay!r}")
@@ -150,6 +179,18 @@ class InverseTime(Schedule):
         return self.lr / (1.0 + self.decay * _check_step(step, steps_per_epoch)) ** self.power
 
 
+MonitorMode = Literal["auto", "min", "max"]
+
+
+@SCHEDULES.register("plateau", params=(
+    Param("factor", "factor on each reduction.", gt=0.0, lt=1.0),
+    Param("patience", "epochs without improvement to wait.", ge=0),
+    Param("threshold", "relative improvement that counts.", ge=0.0),
+    "min_lr",
+    Param("monitor", "the metric watched."),
+    Param("mode", "min or max; auto: from the metric.", annotation=MonitorMode),
+), summary="plateau (reduce on plateau of a monitored metric)", aliases=("reduce_on_plateau",),
+   pytorch={"patience": 10, "mode": "min"})
 class ReduceOnPlateau(Schedule):
     """PyTorch ``ReduceLROnPlateau`` (threshold_mode "rel")::
 
@@ -159,13 +200,21 @@ class ReduceOnPlateau(Schedule):
         if bad > patience: lr = max(lr * factor, min_lr); cooldown_left = cooldown; bad = 0
 
     A non-finite metric never counts as an improvement. ``lr_at`` returns the current lr.
+    ``monitor`` names the metric the loop passes to ``end_epoch``; ``mode`` "auto" is "max"
+    for accuracies, r2, F1, ROC-AUC and average precision, "min" otherwise.
     """
 
-    name = "reduce_on_plateau"
+    name = "plateau"
+    _legacy_name = "reduce_on_plateau"  # the state's name before 2026-12 (still loaded)
 
-    def __init__(self, lr: float, mode: str = "min", factor: float = 0.1, patience: int = 10,
-                 threshold: float = 1e-4, min_lr: float = 0.0, cooldown: int = 0):
+    def __init__(self, lr: float, mode: str = "auto", factor: float = 0.1, patience: int = 5,
+                 threshold: float = 1e-4, min_lr: float = 0.0, cooldown: int = 0,
+                 monitor: str = "val_loss"):
+        from mlptrain.metrics import monitor_mode
+
         super().__init__(lr)
+        self.monitor = str(monitor)
+        mode = monitor_mode(self.monitor, mode)
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
         if not 0.0 < float(factor) < 1.0:
@@ -195,7 +244,7 @@ class ReduceOnPlateau(Schedule):
 
     def end_epoch(self, metric: float | None = None) -> None:
         if metric is None:
-            raise ValueError("reduce_on_plateau needs the monitored metric at every epoch end")
+            raise ValueError("plateau needs the monitored metric at every epoch end")
         m = float(metric)
         if self._better(m):
             self.best, self.num_bad = m, 0
@@ -218,21 +267,6 @@ class ReduceOnPlateau(Schedule):
         self.num_bad, self.cooldown_left = int(s["num_bad"]), int(s["cooldown_left"])
 
 
-SCHEDULES: dict[str, type[Schedule]] = {
-    "constant": Constant,
-    "step": StepDecay,
-    "exponential": Exponential,
-    "cosine": Cosine,
-    "inverse_time": InverseTime,
-    "reduce_on_plateau": ReduceOnPlateau,
-}
-
-
-def get_schedule(name: str, lr: float, **kwargs) -> Schedule:
+def get_schedule(name: str, lr: float, **kwargs: Any) -> Schedule:
     """A schedule by name with base learning rate ``lr``."""
-    if name not in SCHEDULES:
-        raise ValueError(f"unknown schedule {name!r}; choose one of {sorted(SCHEDULES)}")
-    try:
-        return SCHEDULES[name](lr, **kwargs)
-    except TypeError as exc:
-        raise ValueError(f"bad options for schedule {name!r}: {kwargs!r} ({exc})") from None
+    return SCHEDULES.create(name, lr, **kwargs)
