@@ -198,6 +198,12 @@ class DataConfig(Section):
         return self
 
 
+def _init_names() -> str:
+    names = [e.name + (f" ({', '.join(e.aliases)})" if e.aliases else "")
+             for e in INITIALIZERS.entries()]
+    return f"{', '.join(names[:-1])} or {names[-1]}"
+
+
 _MODEL_FIELDS: dict[str, Any] = {
     "hidden": (list[PositiveInt], Field(
         default_factory=lambda: [64, 64],
@@ -206,8 +212,8 @@ _MODEL_FIELDS: dict[str, Any] = {
     )),
     "activation": (Activation | list[Activation], Field(
         "relu",
-        description="Hidden activation: one name for every hidden layer, or a list with one per "
-        "hidden layer.",
+        description=f"Hidden activation, {kinds_sentence(ACTIVATIONS)}: one name for every "
+        "hidden layer, or a list with one per hidden layer.",
     )),
     **param_fields(ACTIVATIONS),
     "output": (Output, Field(
@@ -215,7 +221,8 @@ _MODEL_FIELDS: dict[str, Any] = {
         description="Output activation: softmax, sigmoid or identity; auto: matched to the loss.",
     )),
     "init": (Init, Field(
-        "auto", description=f"Weight initialization; auto: {default_init_sentence()}."
+        "auto", description=f"Weight initialization, {_init_names()}; auto: "
+        f"{default_init_sentence()}."
     )),
     **param_fields(INITIALIZERS),
     "bias_init": (float, Field(0.0, description="Constant initial value of every bias.")),
