@@ -210,7 +210,6 @@ def test_a_class_registered_in_one_place_reaches_schema_builders_gradcheck_and_r
     import json
     import subprocess
     import sys
-
     from pathlib import Path
 
     readme = (Path(__file__).parent.parent / "README.md").read_text()
