@@ -7,7 +7,7 @@
       -> preprocessing fitted on the training split only (or the given fitted one checked):
          feature scaling, and for regression the targets' scaling (data.target_scale)
 
-Every random draw comes from `np.random.default_rng([seed, SPLIT_STREAM])`.
+Every random draw comes from the seed's `split` stream (streams.py).
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ from mlptrain.data.splits import holdout, stratify_labels
 from mlptrain.data.target_scaling import TargetScaling
 from mlptrain.data.targets import encode_targets
 from mlptrain.errors import DataError
-
-SPLIT_STREAM = 1
+from mlptrain.streams import generator
 
 
 def _non_finite(raw: RawData) -> np.ndarray:
@@ -97,7 +96,7 @@ def _split(
     raws: dict[str, RawData], y: dict[str, np.ndarray], cfg: DataConfig, task: str, seed: int
 ) -> dict[str, Split]:
     parts = {name: Split(raw.X, y[name]) for name, raw in raws.items()}
-    rng = np.random.default_rng([seed, SPLIT_STREAM])
+    rng = generator(seed, "split")
     stratify = cfg.stratify and task != "regression"
     if "test" not in parts and cfg.test_fraction > 0:
         _carve(parts, "test", cfg.test_fraction, rng, stratify)

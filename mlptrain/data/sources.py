@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from mlptrain.bounded import check_memory
 from mlptrain.config.schema import IMAGE_SOURCES, SYNTHETIC_SOURCES, DataConfig
 from mlptrain.data import idx, named
@@ -17,9 +15,7 @@ from mlptrain.data.download import Progress
 from mlptrain.data.npzfile import read_npz
 from mlptrain.data.synthetic import SyntheticSpec, make_synthetic
 from mlptrain.errors import DataError
-
-DATA_STREAM = 0  # the seed's stream for generating synthetic data (splits use another)
-
+from mlptrain.streams import generator
 
 SYNTHETIC_COPIES = 8  # float64 work arrays while generating, shuffling and splitting
 
@@ -32,7 +28,7 @@ def _synthetic(cfg: DataConfig, seed: int) -> dict[str, RawData]:
         raise DataError(f"data.n_classes ({cfg.n_classes}) must not exceed data.n_samples "
                         f"({cfg.n_samples}): every class needs a sample")
     spec = SyntheticSpec(cfg.n_samples, cfg.n_classes, cfg.n_features, cfg.noise)
-    X, y = make_synthetic(cfg.source, spec, np.random.default_rng([seed, DATA_STREAM]))
+    X, y = make_synthetic(cfg.source, spec, generator(seed, "synthetic"))
     return {"train": RawData(X=X, y=y, path=f"<{cfg.source}>")}
 
 
