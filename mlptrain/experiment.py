@@ -3,6 +3,11 @@
 `start_run` creates a new run directory and trains; `resume_run` continues a run directory
 from its last checkpoint with nothing but the directory. Both end by evaluating the `best`
 checkpoint (read back from disk) on the test split and writing `summary.json`.
+
+The Trainer itself knows nothing of run directories: it is built by `assembly.build_trainer`
+with a `RunFiles` object as its callbacks, which writes the checkpoints, metrics.csv,
+layers.jsonl, train.log and TensorBoard events. The summary's final row is the Trainer's
+last row in memory (on resume, metrics.csv's last row, read once).
 """
 
 from __future__ import annotations
@@ -20,13 +25,8 @@ from typing import Any
 import numpy as np
 
 from mlptrain import __version__
-from mlptrain.builders import (
-    adapt_targets,
-    build_loss,
-    build_model,
-    build_optimizer,
-    build_schedule,
-)
+from mlptrain.assembly import build_trainer
+from mlptrain.assembly import resolve_against_data as resolve_against_data  # gradcheck's import
 from mlptrain.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from mlptrain.config import config_to_yaml, validate_config, with_absolute_paths
 from mlptrain.errors import CheckpointError, ConfigError, DivergenceError, RunDirError
@@ -64,80 +64,60 @@ _HEADLINE = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_ms
 ObserverFactory = Callable[[int], Any]
 
 
-def rng_streams(seed: int) -> dict[str, np.random.Generator]:
-    """Independent seeded generators for shuffling and dropout.
-
-    They are children 2 and 3 of `SeedSequence(seed)`; the data (splits, synthetic sets) and
-    the weight initialization draw from their own streams of the same seed (data/ and
-    builders.py), so changing one never shifts another.
-    """
-    _, _, shuffle, dropout = np.random.SeedSequence(seed).spawn(4)
-    return {"shuffle": np.random.default_rng(shuffle), "dropout": np.random.default_rng(dropout)}
+def prepare(cfg, observer, preprocessor=None, callbacks=None) -> tuple[Any, Trainer]:
+    """Load the data and build the Trainer for `cfg` (not yet trained); (resolved cfg, trainer)."""
+    trainer = build_trainer(cfg, _load_data(cfg, observer, preprocessor), callbacks, observer)
+    return trainer.cfg, trainer
 
 
-def prepare(cfg, observer, preprocessor=None):
-    """Load the data and build every training component for `cfg` (not yet trained)."""
+def _load_data(cfg, observer, preprocessor=None):
     from mlptrain.data import load_data
 
     if cfg.run.tensorboard:  # before any data is loaded or folder made: exit 2 with the fix
         from mlptrain.tensorboard import require_tensorboardx
 
         require_tensorboardx()
-    bundle = load_data(cfg.data, seed=cfg.seed, loss_kind=cfg.loss.kind,
-                       progress=getattr(observer, "download_progress", None),
-                       preprocessor=preprocessor)
-    cfg = resolve_against_data(cfg, bundle)
-    bundle = adapt_targets(bundle, cfg.loss.kind)
-    _check_monitors(cfg, bundle, observer)
-    streams = rng_streams(cfg.seed)
-    net = build_model(cfg, bundle)
-    trainer = Trainer(
-        cfg=cfg, bundle=bundle, net=net, loss_fn=build_loss(cfg, bundle),
-        optimizer=build_optimizer(cfg, net), schedule=build_schedule(cfg),
-        shuffle_rng=streams["shuffle"], dropout_rng=streams["dropout"],
-    )
-    return cfg, trainer
-
-
-def resolve_against_data(cfg, bundle):
-    """Record the data's task in `data.task` (and fill the loss and output that depend on it):
-    auto resolved, and a one-column multilabel task is the binary classification it loads as."""
-    resolved = cfg.data.task == bundle.task and "auto" not in (cfg.loss.kind, cfg.model.output)
-    if resolved:
-        return cfg
-    raw = cfg.model_dump(mode="json")
-    raw["data"]["task"] = bundle.task
-    return validate_config(raw, source="config")
-
-
-def _check_monitors(cfg, bundle, observer) -> None:
-    """Every monitored metric must exist; with no validation split, val_X falls back to
-    train_X (training on all the data, e.g. MNIST's 60,000 images, is a valid choice)."""
-    names = metric_names(bundle.task, bundle.val is not None, is_binary(bundle.task, bundle.n_outputs))
-    watched = [("train.checkpoint", cfg.train.checkpoint)]
-    if cfg.train.early_stopping is not None:
-        watched.append(("train.early_stopping", cfg.train.early_stopping))
-    if cfg.schedule.kind == "plateau":
-        watched.append(("schedule", cfg.schedule))
-    for key, section in watched:
-        name = section.monitor
-        fallback = "train_" + name[4:] if name.startswith("val_") else None
-        if name not in names and bundle.val is None and fallback in names:
-            observer.message(f"no validation split: {key}.monitor uses {fallback} instead of {name}")
-            section.monitor = fallback
-        elif name not in names:
-            raise ConfigError(f"{key}.monitor: {name!r} is not a metric of this run; "
-                              f"available: {', '.join(names)}")
+    return load_data(cfg.data, seed=cfg.seed, loss_kind=cfg.loss.kind,
+                     progress=getattr(observer, "download_progress", None),
+                     preprocessor=preprocessor)
 
 
 # ---- checkpoints ----------------------------------------------------------------------------
 
 
-def make_checkpointer(run: RunDir, cfg_dict: dict, data_info: dict) -> Callable:
-    """A callable(trainer, tags) that writes one serialized state to every tag's file."""
+class RunFiles:
+    """The Trainer's callbacks in a run directory: checkpoints under checkpoints/, every
+    evaluation row in metrics.csv and train.log, layer statistics in layers.jsonl, and the
+    same in TensorBoard event files (RUN/tb/) when the config's run.tensorboard is on."""
 
-    def write(trainer: Trainer, tags: set[str]) -> None:
-        checkpoint = trainer_checkpoint(trainer, cfg_dict, data_info)
+    def __init__(self, run: RunDir, resumed: bool = False):
+        self.run, self.resumed = run, resumed
+        self.cfg_dict: dict[str, Any] = {}  # the rest is set by `begin`
+        self.data_info: dict[str, Any] = {}
+        self.columns: list[str] = []
+        self.tb: Any = None  # tensorboard.EventWriter
+
+    def begin(self, trainer: Trainer) -> None:
+        """Fix what every checkpoint and row repeats; open the TensorBoard writer, which on
+        resume continues after the checkpoint's step (events recorded after it are dropped)."""
+        self.cfg_dict = trainer.cfg.model_dump(mode="json")
+        self.data_info = trainer.bundle.describe()
+        self.columns = _metric_columns(trainer)
+        if trainer.cfg.run.tensorboard and self.tb is None:
+            from mlptrain.tensorboard import EventWriter
+
+            self.tb = EventWriter.open(self.run.path, self.cfg_dict, self.columns,
+                                       resume_step=trainer.state.step if self.resumed else None)
+
+    def close(self) -> None:
+        if self.tb is not None:
+            self.tb.close()
+            self.tb = None
+
+    def checkpoint(self, trainer: Trainer, tags: set[str]) -> None:
+        """Write one serialized state to every tag's file, then prune periodic ones."""
+        run = self.run
+        checkpoint = trainer_checkpoint(trainer, self.cfg_dict, self.data_info)
         for tag in sorted(tags):
             target = run.checkpoint(tag)
             existed = target.exists()
@@ -152,7 +132,25 @@ def make_checkpointer(run: RunDir, cfg_dict: dict, data_info: dict) -> Callable:
                 ) from None
         _prune_periodic(run, trainer.cfg.train.checkpoint.keep_last)
 
-    return write
+    def record(self, trainer: Trainer, row: dict[str, Any],
+               layer_stats: dict[str, Any] | None) -> None:
+        run, columns = self.run, self.columns
+        try:
+            run.append_metrics(row, columns)
+            run.log(" ".join(f"{k}={row[k]:.6g}" if isinstance(row[k], float) else f"{k}={row[k]}"
+                             for k in columns if row.get(k) is not None))
+            if layer_stats is not None:
+                run.append_jsonl(LAYERS_FILE, layer_stats)
+            if self.tb is not None:  # the same columns as metrics.csv, then flushed to disk
+                self.tb.record({k: row.get(k) for k in columns}, layer_stats, trainer.net)
+        except OSError as err:  # a full disk: the checkpoints already written stay loadable
+            kept = ("the checkpoints written so far are intact"
+                    if any(run.checkpoints.glob("*.safetensors")) else "no checkpoint yet")
+            raise RunDirError(
+                f"could not record the metrics of epoch {row.get('epoch')} "
+                f"({err.strerror or err}); {kept}",
+                path=run.path,
+            ) from None
 
 
 def trainer_checkpoint(trainer: Trainer, cfg_dict: dict, data_info: dict) -> Checkpoint:
@@ -230,12 +228,19 @@ def restore_trainer(trainer: Trainer, checkpoint: Checkpoint, path: Path) -> Non
 
 
 def start_run(cfg, argv: list[str] | None = None, observer_factory: ObserverFactory | None = None) -> RunResult:
-    """Create a run directory for `cfg` and train in it."""
+    """Create a run directory for `cfg` and train in it. The directory is made once the data
+    has loaded, and removed again when the config does not fit the data."""
     cfg = with_absolute_paths(cfg)
     observer = _make_observer(observer_factory, cfg.train.epochs)
-    cfg, trainer = prepare(cfg, observer)
+    bundle = _load_data(cfg, observer)
     path = create_run_dir(cfg.run.root, cfg.run.name_template, cfg.name, cfg.seed)
     run = RunDir(path)
+    try:
+        trainer = build_trainer(cfg, bundle, RunFiles(run), observer)
+    except BaseException as err:  # nothing was written: the directory is still empty
+        _remove_if_nothing_to_resume(run, err)
+        raise
+    cfg = trainer.cfg
     try:
         run.write_text(CONFIG_FILE, config_to_yaml(cfg))
         run.log(f"started: {' '.join(argv or sys.argv)}")
@@ -274,12 +279,13 @@ def resume_run(run_dir: str | Path, overrides: list[str] | None = None,
     cfg = validate_config(raw, source=str(path))
     observer = _make_observer(observer_factory, cfg.train.epochs)
     preprocessor = saved_preprocessor(checkpoint, path)
-    cfg, trainer = prepare(cfg, observer, preprocessor=preprocessor)
+    cfg, trainer = prepare(cfg, observer, preprocessor, RunFiles(run, resumed=True))
     restore_trainer(trainer, checkpoint, path)
     if trainer.state.status not in ("running", "interrupted", "completed", "early_stopped"):
         raise RunDirError(f"cannot resume a run whose status is {trainer.state.status!r}",
                           path=run.path)
     run.truncate_history(trainer.state.step)
+    trainer.last_row = _last_recorded_row(run)  # read once: the row before the resume point
     run.remove_stale_temp_files()
     if overrides:
         run.write_text(CONFIG_FILE, config_to_yaml(cfg))
@@ -309,12 +315,6 @@ def _make_observer(factory: ObserverFactory | None, epochs: int):
 
 
 def _train_in(run: RunDir, cfg, trainer: Trainer, observer, argv, resumed_from) -> RunResult:
-    cfg_dict = cfg.model_dump(mode="json")
-    data_info = trainer.bundle.describe()
-    columns = _metric_columns(trainer)
-    trainer.checkpointer = make_checkpointer(run, cfg_dict, data_info)
-    tb = _tensorboard(run, cfg, trainer, columns, resumed=resumed_from is not None)
-    trainer.recorder = _recorder(run, columns, tb, trainer.net)
     started = time.time()
     error: DivergenceError | None = None
     with _stop_on_sigint() as stop:
@@ -322,8 +322,8 @@ def _train_in(run: RunDir, cfg, trainer: Trainer, observer, argv, resumed_from) 
             status = trainer.fit(observer, stop)
         except DivergenceError as err:
             status, error = "diverged", err
-    if tb is not None:
-        tb.close()
+    if isinstance(trainer.callbacks, RunFiles):
+        trainer.callbacks.close()
     if status == "interrupted":
         run.log(f"interrupted at epoch {trainer.state.epoch}, step {trainer.state.step}")
     summary = _summary(run, cfg, trainer, status, argv, started, resumed_from)
@@ -341,39 +341,6 @@ def _metric_columns(trainer: Trainer) -> list[str]:
     names |= {"epoch", "step", "lr", "grad_norm", "epoch_time", "samples_per_sec", "wall_time"}
     ordered = [c for c in METRIC_COLUMNS_ORDER if c in names]
     return ordered + ["best_" + trainer.best.monitor]
-
-
-def _tensorboard(run: RunDir, cfg, trainer: Trainer, columns: list[str], resumed: bool):
-    """RUN/tb/'s writer when run.tensorboard is on; a resumed run continues after the step
-    of its checkpoint (events recorded after it are dropped)."""
-    if not cfg.run.tensorboard:
-        return None
-    from mlptrain.tensorboard import EventWriter
-
-    return EventWriter.open(run.path, cfg.model_dump(mode="json"), columns,
-                            resume_step=trainer.state.step if resumed else None)
-
-
-def _recorder(run: RunDir, columns: list[str], tb=None, net=None) -> Callable:
-    def record(row: dict[str, Any], layer_stats: dict[str, Any] | None) -> None:
-        try:
-            run.append_metrics(row, columns)
-            run.log(" ".join(f"{k}={row[k]:.6g}" if isinstance(row[k], float) else f"{k}={row[k]}"
-                             for k in columns if row.get(k) is not None))
-            if layer_stats is not None:
-                run.append_jsonl(LAYERS_FILE, layer_stats)
-            if tb is not None:  # the same columns as metrics.csv, then flushed to disk
-                tb.record({k: row.get(k) for k in columns}, layer_stats, net)
-        except OSError as err:  # a full disk: the checkpoints already written stay loadable
-            kept = ("the checkpoints written so far are intact"
-                    if any(run.checkpoints.glob("*.safetensors")) else "no checkpoint yet")
-            raise RunDirError(
-                f"could not record the metrics of epoch {row.get('epoch')} "
-                f"({err.strerror or err}); {kept}",
-                path=run.path,
-            ) from None
-
-    return record
 
 
 @contextmanager
@@ -417,7 +384,7 @@ def _summary(run: RunDir, cfg, trainer: Trainer, status: str, argv, started: flo
         "monitor": best.monitor,
         "best_value": best.best,
         "best_epoch": best.best_epoch,
-        "final": _last_row(run),
+        "final": _final_row(trainer.last_row, _metric_columns(trainer)),
         "test": test,
         "train_seconds": trainer.state.train_seconds,
         "wall_seconds": time.time() - started,
@@ -444,7 +411,14 @@ def _evaluate_best_on_test(run: RunDir, trainer: Trainer) -> dict[str, float] | 
                     bundle.test.y, bundle.task)
 
 
-def _last_row(run: RunDir) -> dict[str, Any]:
+def _final_row(last: dict[str, Any] | None, columns: list[str]) -> dict[str, Any]:
+    """The last evaluation row as metrics.csv holds it: its columns, None where empty
+    (values are ints and floats, which the CSV holds exactly)."""
+    return {} if last is None else {k: last.get(k) for k in columns}
+
+
+def _last_recorded_row(run: RunDir) -> dict[str, Any] | None:
+    """metrics.csv's last row, as numbers (None where a cell is empty); None without rows."""
     import csv
     import io
 
@@ -452,13 +426,9 @@ def _last_row(run: RunDir) -> dict[str, Any]:
 
     path = run.file(METRICS_FILE)
     if not path.exists():
-        return {}
-    last = None
-    for row in csv.DictReader(io.StringIO(read_run_text(path), newline="")):
-        last = row
-    if last is None:
-        return {}
-    return {k: _number(v) for k, v in last.items()}
+        return None
+    rows = list(csv.DictReader(io.StringIO(read_run_text(path), newline="")))
+    return {k: _number(v) for k, v in rows[-1].items()} if rows else None
 
 
 def _number(text: str) -> Any:

@@ -86,10 +86,11 @@ def inspect_target(target: str | Path, overrides: list[str] | None = None,
 
 
 def _from_config(path, overrides: list[str], batch: int):
+    from mlptrain.assembly import resolve_against_data
     from mlptrain.builders import adapt_targets, build_model
     from mlptrain.config import load_config
     from mlptrain.data import load_data
-    from mlptrain.experiment import resolve_against_data, rng_streams
+    from mlptrain.streams import generator
 
     cfg = load_config(path, overrides)
     bundle = load_data(cfg.data, seed=cfg.seed, loss_kind=cfg.loss.kind)
@@ -97,7 +98,7 @@ def _from_config(path, overrides: list[str], batch: int):
     bundle = adapt_targets(bundle, cfg.loss.kind)
     net = build_model(cfg, bundle)
     X = bundle.preprocessor.transform(bundle.train.X[:batch], dtype=net.dtype)
-    return net, X, rng_streams(cfg.seed)["dropout"]
+    return net, X, generator(cfg.seed, "dropout")
 
 
 def _from_checkpoint(target, batch: int):

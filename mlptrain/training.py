@@ -9,7 +9,12 @@ schedule, and write the `last` checkpoint.
 Everything the loop needs to continue exactly where it stopped lives in `LoopState` and the
 RNG/optimizer/schedule states, all of which go into every checkpoint: resuming from any
 checkpoint replays the remaining steps bit for bit. The loop never prints: it reports to an
-`Observer` (see `report.py`).
+`Observer` (see `report.py`), and hands checkpoints and metric rows to its `Callbacks`
+(`experiment.RunFiles` writes them to a run directory; the default `NoCallbacks` writes
+nothing, `History` keeps every row in memory). The latest row is `Trainer.last_row`.
+
+A ready Trainer comes from one function, `assembly.build_trainer(cfg, bundle)`, for a
+validated config and a `DataBundle` (loaded by `data.load_data`, or built from arrays).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -25,6 +30,14 @@ from mlptrain.errors import DivergenceError
 from mlptrain.metrics import evaluate, monitor_mode
 from mlptrain.monitors import EarlyStopping, ImprovementTracker
 from mlptrain.optim.clipping import clip_grad_norm_, global_norm
+
+if TYPE_CHECKING:
+    from mlptrain.config.schema import ExperimentConfig
+    from mlptrain.data.dataset import DataBundle
+    from mlptrain.nn.losses import Loss
+    from mlptrain.nn.network import MLP
+    from mlptrain.optim.optimizers import Optimizer
+    from mlptrain.optim.schedules import Schedule
 
 PROBE_ROWS = 1024  # rows of the fixed batch for activation statistics when there is no val split
 
@@ -54,6 +67,45 @@ class SilentObserver:
         pass
 
 
+class Callbacks(Protocol):
+    """Where the loop's results go: checkpoints to write and metric rows to record."""
+
+    def begin(self, trainer: Trainer) -> None:
+        """`fit` starts: fresh, or resumed at `trainer.state.step`."""
+
+    def checkpoint(self, trainer: Trainer, tags: set[str]) -> None:
+        """Save the trainer's full state under each tag ("last", "best", "epoch-0007")."""
+
+    def record(self, trainer: Trainer, row: dict[str, Any],
+               layer_stats: dict[str, Any] | None) -> None:
+        """Persist one evaluation row (and, at an epoch's end, the per-layer statistics)."""
+
+
+class NoCallbacks:
+    """Callbacks that keep nothing (in-memory training: no run directory, no files)."""
+
+    def begin(self, trainer: Trainer) -> None:
+        pass
+
+    def checkpoint(self, trainer: Trainer, tags: set[str]) -> None:
+        pass
+
+    def record(self, trainer: Trainer, row: dict[str, Any],
+               layer_stats: dict[str, Any] | None) -> None:
+        pass
+
+
+class History(NoCallbacks):
+    """Callbacks that keep every evaluation row in `rows` (a learning curve in memory)."""
+
+    def __init__(self) -> None:
+        self.rows: list[dict[str, Any]] = []
+
+    def record(self, trainer: Trainer, row: dict[str, Any],
+               layer_stats: dict[str, Any] | None) -> None:
+        self.rows.append(row)
+
+
 @dataclass
 class LoopState:
     """Counters and running sums that, with the RNG states, make a checkpoint resumable."""
@@ -61,7 +113,7 @@ class LoopState:
     epoch: int = 0  # completed epochs
     step: int = 0  # optimizer steps taken
     batch_in_epoch: int = 0  # batches done in the current, unfinished epoch
-    shuffle_state_at_epoch_start: dict | None = None
+    shuffle_state_at_epoch_start: dict[str, Any] | None = None
     loss_sum: float = 0.0  # sum over the epoch's batches of batch_loss * batch_size
     correct: int = 0  # correctly classified training samples this epoch
     seen: int = 0  # training samples seen this epoch
@@ -84,28 +136,38 @@ class StopSignal:
 
 @dataclass
 class Trainer:
-    """Owns the model, its optimizer and schedule, the data and the loop state."""
+    """Owns the model, its optimizer and schedule, the data and the loop state.
 
-    cfg: Any  # ExperimentConfig
-    bundle: Any  # DataBundle
-    net: Any  # MLP
-    loss_fn: Any
-    optimizer: Any
-    schedule: Any
+    `callbacks` receives every checkpoint and metric row; `last_row` is the latest row (a
+    resumed run starts with the last row recorded before the resume point).
+    """
+
+    cfg: ExperimentConfig  # resolved against the data (assembly.resolve_against_data)
+    bundle: DataBundle
+    net: MLP
+    loss_fn: Loss
+    optimizer: Optimizer
+    schedule: Schedule
     shuffle_rng: np.random.Generator
     dropout_rng: np.random.Generator
+    callbacks: Callbacks = field(default_factory=NoCallbacks)
     state: LoopState = field(default_factory=LoopState)
-    best: ImprovementTracker | None = None
-    early_stopping: EarlyStopping | None = None
-    checkpointer: Any = None  # callable(trainer, tag_set) writing checkpoints
-    recorder: Any = None  # callable(row, layer_stats) persisting metrics
+    best: ImprovementTracker = field(init=False)
+    early_stopping: EarlyStopping | None = field(init=False, default=None)
+    last_row: dict[str, Any] | None = field(init=False, default=None)
+    steps_per_epoch: int = field(init=False)
+    _probe: np.ndarray = field(init=False, repr=False)  # (<= PROBE_ROWS, n_features) raw
+    # weights before the epoch's last step, for the update/weight ratio (set by that step)
+    _previous_params: np.ndarray | None = field(init=False, default=None, repr=False)
+    # reused batch buffers (_batch_features): raw rows, and their scaled floats
+    _raw_batch: np.ndarray | None = field(init=False, default=None, repr=False)
+    _float_batch: np.ndarray | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         ckpt = self.cfg.train.checkpoint
-        if self.best is None:
-            self.best = ImprovementTracker(ckpt.monitor, monitor_mode(ckpt.monitor, ckpt.mode))
+        self.best = ImprovementTracker(ckpt.monitor, monitor_mode(ckpt.monitor, ckpt.mode))
         es = self.cfg.train.early_stopping
-        if self.early_stopping is None and es is not None:
+        if es is not None:
             self.early_stopping = EarlyStopping(
                 es.monitor, monitor_mode(es.monitor, es.mode), es.patience, es.min_delta
             )
@@ -126,11 +188,12 @@ class Trainer:
         """
         observer = observer or SilentObserver()
         stop = stop or StopSignal()
+        self.callbacks.begin(self)
         epochs = self.cfg.train.epochs
         while self.state.epoch < epochs:
             if not self._run_epoch(observer, stop):
                 self.state.status = "interrupted"
-                self.checkpointer(self, {"last"})
+                self.callbacks.checkpoint(self, {"last"})
                 return self.state.status
             if self.early_stopping is not None and self.early_stopping.should_stop:
                 self.state.status = "early_stopped"
@@ -174,7 +237,7 @@ class Trainer:
         state.epoch += 1
         self._evaluate_and_record(observer, epoch_end=True, epoch_seconds=epoch_seconds)
         state.reset_epoch_sums()
-        self.checkpointer(self, {"last"} | self._periodic_tags())
+        self.callbacks.checkpoint(self, {"last"} | self._periodic_tags())
         return True
 
     def _epoch_order(self) -> np.ndarray:
@@ -214,7 +277,7 @@ class Trainer:
         ever held as floats. Both buffers are overwritten by the next step.
         """
         X, n = self.bundle.train.X, rows.shape[0]
-        if getattr(self, "_raw_batch", None) is None or self._raw_batch.shape[0] < n:
+        if self._raw_batch is None or self._float_batch is None or self._raw_batch.shape[0] < n:
             from mlptrain.nn.network import aligned_empty
 
             self._raw_batch = np.empty((n, X.shape[1]), X.dtype)  # (batch, n_features) raw
@@ -258,11 +321,11 @@ class Trainer:
         if epoch_end:
             self.schedule.end_epoch(row.get(self.cfg.schedule.monitor))
         row["best_" + self.best.monitor] = self.best.best
-        if self.recorder is not None:
-            self.recorder(row, layer_stats)
+        self.last_row = row
+        self.callbacks.record(self, row, layer_stats)
         observer.evaluated(row)
         if improved:
-            self.checkpointer(self, {"best"})
+            self.callbacks.checkpoint(self, {"best"})
 
     def _metrics_row(self, epoch_end: bool, epoch_seconds: float | None) -> dict[str, Any]:
         state, bundle = self.state, self.bundle
@@ -301,7 +364,7 @@ class Trainer:
             net.forward(probe, training=False)
         activations = net.activation_stats()
         norms = net.layer_norms()
-        updates = update_ratios(net, getattr(self, "_previous_params", None))
+        updates = update_ratios(net, self._previous_params)
         layers = []
         for i, norm in enumerate(norms):
             entry = {"layer": i, **norm, "update_ratio": updates[i]}
@@ -372,7 +435,7 @@ def count_correct(logits: np.ndarray, y: np.ndarray, task: str) -> int:
     return int(np.sum(np.argmax(logits, axis=1) == target))
 
 
-def update_ratios(net, previous: np.ndarray | None) -> list[float | None]:
+def update_ratios(net: MLP, previous: np.ndarray | None) -> list[float | None]:
     """||W_after - W_before|| / ||W_before|| per dense weight over the epoch's last step."""
     weights = [v for k, v in net.parameters().items() if k.endswith(".weight") and ".bn." not in k]
     if previous is None:
