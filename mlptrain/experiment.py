@@ -90,7 +90,8 @@ class RunFiles:
     evaluation row in metrics.csv and train.log, layer statistics in layers.jsonl, and the
     same in TensorBoard event files (RUN/tb/) when the config's run.tensorboard is on."""
 
-    def __init__(self, run: RunDir, resumed: bool = False):
+    def __init__(self, run: RunDir | None = None, resumed: bool = False):
+        # a new run's directory is set once the config has passed every check (start_run)
         self.run, self.resumed = run, resumed
         self.cfg_dict: dict[str, Any] = {}  # the rest is set by `begin`
         self.data_info: dict[str, Any] = {}
@@ -100,14 +101,20 @@ class RunFiles:
     def begin(self, trainer: Trainer) -> None:
         """Fix what every checkpoint and row repeats; open the TensorBoard writer, which on
         resume continues after the checkpoint's step (events recorded after it are dropped)."""
+        self._run()
         self.cfg_dict = trainer.cfg.model_dump(mode="json")
         self.data_info = trainer.bundle.describe()
         self.columns = _metric_columns(trainer)
         if trainer.cfg.run.tensorboard and self.tb is None:
             from mlptrain.tensorboard import EventWriter
 
-            self.tb = EventWriter.open(self.run.path, self.cfg_dict, self.columns,
+            self.tb = EventWriter.open(self._run().path, self.cfg_dict, self.columns,
                                        resume_step=trainer.state.step if self.resumed else None)
+
+    def _run(self) -> RunDir:
+        if self.run is None:
+            raise RuntimeError("RunFiles has no run directory: set .run before fit()")
+        return self.run
 
     def close(self) -> None:
         if self.tb is not None:
@@ -116,7 +123,7 @@ class RunFiles:
 
     def checkpoint(self, trainer: Trainer, tags: set[str]) -> None:
         """Write one serialized state to every tag's file, then prune periodic ones."""
-        run = self.run
+        run = self._run()
         checkpoint = trainer_checkpoint(trainer, self.cfg_dict, self.data_info)
         for tag in sorted(tags):
             target = run.checkpoint(tag)
@@ -134,7 +141,7 @@ class RunFiles:
 
     def record(self, trainer: Trainer, row: dict[str, Any],
                layer_stats: dict[str, Any] | None) -> None:
-        run, columns = self.run, self.columns
+        run, columns = self._run(), self.columns
         try:
             run.append_metrics(row, columns)
             run.log(" ".join(f"{k}={row[k]:.6g}" if isinstance(row[k], float) else f"{k}={row[k]}"
@@ -229,18 +236,13 @@ def restore_trainer(trainer: Trainer, checkpoint: Checkpoint, path: Path) -> Non
 
 def start_run(cfg, argv: list[str] | None = None, observer_factory: ObserverFactory | None = None) -> RunResult:
     """Create a run directory for `cfg` and train in it. The directory is made once the data
-    has loaded, and removed again when the config does not fit the data."""
+    has loaded and the config has passed every check against it."""
     cfg = with_absolute_paths(cfg)
     observer = _make_observer(observer_factory, cfg.train.epochs)
-    bundle = _load_data(cfg, observer)
+    files = RunFiles()
+    cfg, trainer = prepare(cfg, observer, callbacks=files)
     path = create_run_dir(cfg.run.root, cfg.run.name_template, cfg.name, cfg.seed)
-    run = RunDir(path)
-    try:
-        trainer = build_trainer(cfg, bundle, RunFiles(run), observer)
-    except BaseException as err:  # nothing was written: the directory is still empty
-        _remove_if_nothing_to_resume(run, err)
-        raise
-    cfg = trainer.cfg
+    run = files.run = RunDir(path)
     try:
         run.write_text(CONFIG_FILE, config_to_yaml(cfg))
         run.log(f"started: {' '.join(argv or sys.argv)}")

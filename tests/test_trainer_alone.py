@@ -173,7 +173,7 @@ def test_a_resume_with_nothing_left_to_train_reports_the_row_before_the_resume(t
     assert resumed.summary["steps"] == first.summary["steps"]
 
 
-def test_a_config_that_does_not_fit_the_data_leaves_no_run_directory(tmp_path):
+def test_a_config_that_does_not_fit_the_data_leaves_no_folder(tmp_path):
     from mlptrain.errors import ConfigError
 
     raw = {"data": {"source": "sine", "n_samples": 100}, "model": {"hidden": [4]},
