@@ -7,14 +7,22 @@ core stays usable without any config (the Python API) and the config stays plain
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlptrain.registry import Registry
 
+if TYPE_CHECKING:
+    from mlptrain.config.schema import ExperimentConfig
+    from mlptrain.data import DataBundle, Split
+    from mlptrain.data.target_scaling import ScaledTargetLoss
+    from mlptrain.nn import MLP
+    from mlptrain.nn.losses import Loss
+    from mlptrain.optim import Optimizer, Schedule
 
-def build_model(cfg, bundle):
+
+def build_model(cfg: ExperimentConfig, bundle: DataBundle) -> MLP:
     """The MLP of `cfg.model` for this data's width and number of outputs; each activation
     and the initializer get the parameters their registries read from the model section."""
     from mlptrain.nn import ACTIVATIONS, INITIALIZERS, MLP
@@ -40,7 +48,7 @@ def _spec(registry: Registry[Any], name: str, section: Any) -> str | dict[str, A
     return {"name": name, **kwargs} if kwargs else name
 
 
-def check_model_memory(cfg, sizes: list[int]) -> None:
+def check_model_memory(cfg: ExperimentConfig, sizes: list[int]) -> None:
     """Refuse (ConfigError naming model.hidden) a model whose training state cannot fit."""
     from mlptrain.bounded import available_memory, check_memory, model_bytes
     from mlptrain.errors import ConfigError
@@ -62,7 +70,7 @@ def _init_seed(seed: int) -> int:
     return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
 
 
-def output_width(bundle, loss_kind: str) -> int:
+def output_width(bundle: DataBundle, loss_kind: str) -> int:
     """Output units: one per class for cross-entropy; one for a two-class problem with a
     single sigmoid (binary cross-entropy or the quadratic-loss neuron); else the targets' width."""
     if bundle.task == "classification" and loss_kind != "cross_entropy" and bundle.n_outputs == 2:
@@ -70,15 +78,15 @@ def output_width(bundle, loss_kind: str) -> int:
     return bundle.n_outputs
 
 
-def adapt_targets(bundle, loss_kind: str):
+def adapt_targets(bundle: DataBundle, loss_kind: str) -> DataBundle:
     """Class ids -> float targets when a classification task trains with a loss other than
     cross-entropy: a 0/1 column (n, 1) for two classes, one-hot rows (n, k) otherwise."""
     if bundle.task != "classification" or loss_kind == "cross_entropy":
         return bundle
     width = output_width(bundle, loss_kind)
 
-    def convert(split):
-        if split is None or split.y.ndim == 2:
+    def convert(split: Split) -> Split:
+        if split.y.ndim == 2:
             return split
         if width == 1:
             y = split.y.astype(np.float32).reshape(-1, 1)
@@ -87,11 +95,12 @@ def adapt_targets(bundle, loss_kind: str):
             y[np.arange(split.y.shape[0]), split.y] = 1.0
         return replace(split, y=y)
 
-    return replace(bundle, train=convert(bundle.train), val=convert(bundle.val),
-                   test=convert(bundle.test))
+    return replace(bundle, train=convert(bundle.train),
+                   val=None if bundle.val is None else convert(bundle.val),
+                   test=None if bundle.test is None else convert(bundle.test))
 
 
-def build_loss(cfg, bundle):
+def build_loss(cfg: ExperimentConfig, bundle: DataBundle) -> Loss | ScaledTargetLoss:
     """The loss of `cfg.loss`, with class weights resolved against the training labels; for
     regression with target scaling, computed on the scaled targets (`ScaledTargetLoss`)."""
     from mlptrain.nn.losses import LOSSES, balanced_class_weights, get_loss
@@ -134,7 +143,7 @@ def _class_ids(y: np.ndarray) -> np.ndarray:
     return (y[:, 0] >= 0.5).astype(np.int64) if y.shape[1] == 1 else np.argmax(y, axis=1)
 
 
-def build_optimizer(cfg, net):
+def build_optimizer(cfg: ExperimentConfig, net: MLP) -> Optimizer:
     """The optimizer of `cfg.optimizer` over the network's flat parameter vector: the
     registered class with its parameters read from the config section."""
     from mlptrain.optim import OPTIMIZERS
@@ -144,7 +153,7 @@ def build_optimizer(cfg, net):
                              decay_mask=net.decay_mask)
 
 
-def build_schedule(cfg):
+def build_schedule(cfg: ExperimentConfig) -> Schedule:
     """The learning-rate schedule of `cfg.schedule` around `cfg.optimizer.lr`: the registered
     class with its parameters read from the config section (and `epochs`, the training
     length, for a schedule whose constructor takes it)."""

@@ -96,3 +96,13 @@ def test_state_dict_round_trip_and_strictness(name):
 def test_bad_schedule_arguments_are_named(name, kw, match):
     with pytest.raises(ValueError, match=match):
         get_schedule(name, 0.1, **kw)
+
+
+def test_plateau_mode_auto_follows_the_monitored_metric_like_the_config():
+    assert get_schedule("plateau", 1.0).mode == "min"  # monitor val_loss
+    s = get_schedule("plateau", 1.0, monitor="val_accuracy", patience=0)
+    assert (s.monitor, s.mode) == ("val_accuracy", "max")
+    s.end_epoch(0.5)
+    s.end_epoch(0.4)  # worse for an accuracy: reduced at once (patience 0)
+    assert s.lr_at(0, 1) == pytest.approx(0.1)
+    assert get_schedule("plateau", 1.0, monitor="val_accuracy", mode="min").mode == "min"

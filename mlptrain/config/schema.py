@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Annotated, Any, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -64,10 +64,16 @@ class Section(BaseModel):
     @classmethod
     def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
         """`epochs: true` is a mistake, not 1 (pydantic's lax mode would take it as 1)."""
-        if isinstance(value, bool) and not _admits_bool(cls.model_fields[info.field_name].annotation):
+        field = cls.model_fields[str(info.field_name)]
+        if isinstance(value, bool) and not _admits_bool(field.annotation):
             raise ValueError(f"must not be a boolean, got {value!r}")
         _check_plain_values(value)
         return value
+
+
+def _default(section: type[Section]) -> Any:
+    """A section's all-defaults value, for `default_factory`."""
+    return lambda: section.model_validate({})
 
 
 MAX_INT = 2**63 - 1  # every integer of a config fits in int64 (numpy, JSON, the RNG seed)
@@ -198,6 +204,11 @@ class DataConfig(Section):
         return self
 
 
+def _one_or_list(item: Any) -> Any:
+    """``item | list[item]`` for a type built at run time."""
+    return item | list.__class_getitem__(item)
+
+
 def _init_names() -> str:
     names = [e.name + (f" ({', '.join(e.aliases)})" if e.aliases else "")
              for e in INITIALIZERS.entries()]
@@ -210,7 +221,7 @@ _MODEL_FIELDS: dict[str, Any] = {
         description="Hidden layer widths, input to output; [] is a model with no hidden layer "
         "(logistic or softmax regression).",
     )),
-    "activation": (Activation | list[Activation], Field(
+    "activation": (_one_or_list(Activation), Field(
         "relu",
         description=f"Hidden activation, {kinds_sentence(ACTIVATIONS)}: one name for every "
         "hidden layer, or a list with one per hidden layer.",
@@ -248,6 +259,9 @@ class ModelConfig(_ModelFields):
     """The network: layer sizes, activations, initialization and regularization layers (the
     parameters of the registered activations and initializers included)."""
 
+    if TYPE_CHECKING:  # the fields are generated: each is Any to the type checker
+        def __getattr__(self, name: str) -> Any: ...
+
     @model_validator(mode="after")
     def _one_activation_per_hidden_layer(self) -> ModelConfig:
         if isinstance(self.activation, list) and len(self.activation) != len(self.hidden):
@@ -276,6 +290,9 @@ _LossFields: Any = create_model("LossConfig", __base__=Section, **{
 class LossConfig(_LossFields):
     """The training loss. In YAML, `loss: mse` is shorthand for `loss: {kind: mse}`."""
 
+    if TYPE_CHECKING:  # the fields are generated: each is Any to the type checker
+        def __getattr__(self, name: str) -> Any: ...
+
 
 _OPTIMIZER_FIELDS: dict[str, Any] = {
     "kind": (kind_literal(OPTIMIZERS), Field("adam", description=kinds_sentence(OPTIMIZERS) + ".")),
@@ -291,6 +308,9 @@ class OptimizerConfig(_OptimizerFields):
     """The optimizer and its hyper-parameters: `kind`, `lr`, `clip_norm` and one field per
     parameter of the registered optimizers (optim/optimizers.py, `OPTIMIZERS`)."""
 
+    if TYPE_CHECKING:  # the fields are generated: each is Any to the type checker
+        def __getattr__(self, name: str) -> Any: ...
+
 
 _ScheduleFields: Any = create_model("ScheduleConfig", __base__=Section, **{
     "kind": (kind_literal(SCHEDULES), Field(
@@ -303,6 +323,9 @@ class ScheduleConfig(_ScheduleFields):
     """How the learning rate changes over training (fractional epochs: updated every step):
     `kind` and one field per parameter of the registered schedules (optim/schedules.py,
     `SCHEDULES`)."""
+
+    if TYPE_CHECKING:  # the fields are generated: each is Any to the type checker
+        def __getattr__(self, name: str) -> Any: ...
 
 
 class EarlyStoppingConfig(Section):
@@ -343,7 +366,7 @@ class TrainConfig(Section):
         None, description="Early stopping; null disables it."
     )
     checkpoint: CheckpointConfig = Field(
-        default_factory=CheckpointConfig, description="Checkpoint policy."
+        default_factory=_default(CheckpointConfig), description="Checkpoint policy."
     )
     divergence_factor: float = Field(
         1e3, gt=1.0,
@@ -405,20 +428,20 @@ class ExperimentConfig(Section):
     seed: int = Field(
         0, ge=0, le=MAX_INT, description="Seed of every random draw (data, init, shuffling)."
     )
-    data: DataConfig = Field(default_factory=DataConfig, description="Data section.")
-    model: ModelConfig = Field(default_factory=ModelConfig, description="Model section.")
+    data: DataConfig = Field(default_factory=_default(DataConfig), description="Data section.")
+    model: ModelConfig = Field(default_factory=_default(ModelConfig), description="Model section.")
     loss: LossConfig = Field(
-        default_factory=LossConfig, description="Loss: a name, or {kind, class_weight, huber_delta}.",
+        default_factory=_default(LossConfig), description="Loss: a name, or {kind, class_weight, huber_delta}.",
         json_schema_extra=lambda schema: _or_kind_shorthand(schema, LossKind),
     )
     optimizer: OptimizerConfig = Field(
-        default_factory=OptimizerConfig, description="Optimizer section."
+        default_factory=_default(OptimizerConfig), description="Optimizer section."
     )
     schedule: ScheduleConfig = Field(
-        default_factory=ScheduleConfig, description="Learning-rate schedule section."
+        default_factory=_default(ScheduleConfig), description="Learning-rate schedule section."
     )
-    train: TrainConfig = Field(default_factory=TrainConfig, description="Training-loop section.")
-    run: RunConfig = Field(default_factory=RunConfig, description="Run-directory section.")
+    train: TrainConfig = Field(default_factory=_default(TrainConfig), description="Training-loop section.")
+    run: RunConfig = Field(default_factory=_default(RunConfig), description="Run-directory section.")
 
     @field_validator("name")
     @classmethod
@@ -458,7 +481,7 @@ def resolve_task_loss_output(cfg: ExperimentConfig) -> None:
     Raises ValueError for pairings that make no sense (softmax output with mse, ...).
     """
     data, loss, model = cfg.data, cfg.loss, cfg.model
-    task = data.task
+    task: str = data.task
     if task == "auto" and data.source in SYNTHETIC_SOURCES + IMAGE_SOURCES:
         task = "regression" if data.source in REGRESSION_SOURCES else "classification"
     if task == "auto" and loss.kind != "auto":

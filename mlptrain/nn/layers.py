@@ -9,6 +9,8 @@ them) and returns the gradient with respect to the layer's input.
 
 from __future__ import annotations
 
+from typing import overload
+
 import numpy as np
 
 
@@ -22,9 +24,15 @@ class Dense:
     ``use_bias=False`` (used when batch norm follows, whose beta makes ``b`` redundant).
     """
 
+    # Views into the network's flat parameter and gradient vectors, set by `bind`.
+    W: np.ndarray  # (fan_in, fan_out)
+    dW: np.ndarray
+    b: np.ndarray  # (fan_out,); unbound (never read) when use_bias is False
+    db: np.ndarray
+
     def __init__(self, fan_in: int, fan_out: int, use_bias: bool = True):
         self.fan_in, self.fan_out, self.use_bias = fan_in, fan_out, use_bias
-        self.W = self.b = self.dW = self.db = None
+        self.W = self.b = self.dW = self.db = None  # type: ignore[assignment]  # until bind
 
     def bind(self, W, dW, b=None, db=None) -> None:
         self.W, self.dW, self.b, self.db = W, dW, b, db
@@ -35,6 +43,11 @@ class Dense:
         if self.use_bias:
             out += self.b
         return out
+
+    @overload
+    def backward(self, dz: np.ndarray, dx_out: np.ndarray) -> np.ndarray: ...
+    @overload
+    def backward(self, dz: np.ndarray, dx_out: None = None) -> None: ...
 
     def backward(self, dz: np.ndarray, dx_out: np.ndarray | None = None) -> np.ndarray | None:
         np.matmul(self._x.T, dz, out=self.dW)  # (fan_in, fan_out)
@@ -128,7 +141,8 @@ class Dropout:
             raise ValueError(f"dropout must be in [0, 1), got {p!r}")
         self.p = p
 
-    def forward(self, x, rng: np.random.Generator, mask: np.ndarray, out: np.ndarray) -> np.ndarray:
+    def forward(self, x, rng: np.random.Generator | None, mask: np.ndarray,
+                out: np.ndarray) -> np.ndarray:
         if not isinstance(rng, np.random.Generator):
             raise ValueError(f"dropout in training mode needs rng=np.random.Generator, got {rng!r}")
         rng.random(dtype=mask.dtype, out=mask)  # (batch, width) in the network dtype

@@ -250,6 +250,7 @@ class CrossEntropy(Loss):
             if idx is not None:
                 e[rows, idx] -= 1.0
             else:
+                assert ysum is not None  # probability rows
                 e *= ysum[:, None]  # dl/dz = p * sum(y) - y, = p - y for probability rows
                 e -= y
             if w is None:

@@ -45,6 +45,8 @@ Convenience API: ``loss_and_grads(X, y, loss=...)`` (copies of the gradients),
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from mlptrain.nn.activations import OUTPUTS, get_activation
@@ -143,7 +145,8 @@ class MLP:
     # ---- layout ----------------------------------------------------------------------------
 
     def _allocate(self) -> None:
-        specs, bufs = [], []  # (name, shape, decayed)
+        specs: list[tuple[str, tuple[int, ...], bool]] = []  # (name, shape, decayed)
+        bufs: list[tuple[str, tuple[int, ...]]] = []
         for i, hl in enumerate(self.hidden):
             fi, fo = hl.dense.fan_in, hl.dense.fan_out
             specs.append((f"layers.{i}.weight", (fi, fo), True))
@@ -202,7 +205,7 @@ class MLP:
         if n <= self._ws_rows:
             return
         dt = self.dtype
-        self._ws = []
+        self._ws: list[dict[str, Any]] = []  # per hidden layer: name -> (n, width) or None
         for hl in self.hidden:
             w = hl.dense.fan_out
             self._ws.append({
@@ -368,7 +371,7 @@ class MLP:
         """Rebuild the layout from the config, then copy the arrays in: copying (never
         adopting) keeps ``params`` 64-byte aligned and writeable when the pickled arrays
         arrive read-only or unaligned, e.g. memory-mapped by joblib."""
-        self.__init__(**state["config"])
+        type(self).__init__(self, **state["config"])
         for own, saved in ((self.params, state["params"]), (self.grads, state["grads"]),
                            (self._buffer_flat, state["buffers"])):
             saved = np.asarray(saved)

@@ -74,6 +74,11 @@ class Optimizer:
         if self.decay_mask is not None and self.decay_mask.shape != params.shape:
             raise ValueError(f"decay_mask has shape {self.decay_mask.shape}, params {params.shape}")
 
+    def _scratch(self) -> np.ndarray:
+        """The work buffer that `_prepare` allocated for this step."""
+        assert self._tmp is not None
+        return self._tmp
+
     def _decayed_grad(self, params, grads) -> np.ndarray:
         """``g = grads + weight_decay * mask * params`` (coupled L2), in a scratch buffer."""
         if self.weight_decay == 0.0:
@@ -231,14 +236,14 @@ class Adam(Optimizer):
         if self._decoupled:
             g = grads
             if self.weight_decay:  # p *= 1 - lr * weight_decay * mask
-                t = self._tmp
+                t = self._scratch()
                 np.multiply(p, lr * self.weight_decay, out=t)
                 if self.decay_mask is not None:
                     t *= self.decay_mask
                 p -= t
         else:
             g = self._decayed_grad(p, grads)
-        m, v, t = self.state["exp_avg"], self.state["exp_avg_sq"], self._tmp
+        m, v, t = self.state["exp_avg"], self.state["exp_avg_sq"], self._scratch()
         m *= b1
         np.multiply(g, 1.0 - b1, out=t)
         m += t
@@ -298,7 +303,7 @@ class RMSprop(Optimizer):
 
     def _update(self, p, grads, lr):
         g = self._decayed_grad(p, grads)
-        v, t = self.state["square_avg"], self._tmp
+        v, t = self.state["square_avg"], self._scratch()
         v *= self.alpha
         np.multiply(g, g, out=t)
         t *= 1.0 - self.alpha
@@ -337,7 +342,7 @@ class Adagrad(Optimizer):
 
     def _update(self, p, grads, lr):
         g = self._decayed_grad(p, grads)
-        s, t = self.state["sum"], self._tmp
+        s, t = self.state["sum"], self._scratch()
         np.multiply(g, g, out=t)
         s += t
         np.sqrt(s, out=t)

@@ -227,7 +227,8 @@ class ReduceOnPlateau(Schedule):
             raise ValueError(f"threshold and min_lr must be >= 0, got {threshold!r}, {min_lr!r}")
         self.mode, self.factor, self.patience = mode, float(factor), patience
         self.threshold, self.min_lr, self.cooldown = float(threshold), float(min_lr), cooldown
-        self.current_lr, self.best, self.num_bad, self.cooldown_left = self.lr, None, 0, 0
+        self.current_lr, self.num_bad, self.cooldown_left = self.lr, 0, 0
+        self.best: float | None = None
 
     def lr_at(self, step, steps_per_epoch):
         _check_step(step, steps_per_epoch)
