@@ -26,6 +26,7 @@ def build_model(cfg: ExperimentConfig, bundle: DataBundle) -> MLP:
     """The MLP of `cfg.model` for this data's width and number of outputs; each activation
     and the initializer get the parameters their registries read from the model section."""
     from mlptrain.nn import ACTIVATIONS, INITIALIZERS, MLP
+    from mlptrain.streams import init_seed  # the `init` stream of the seed
 
     model = cfg.model
     activation = model.activation
@@ -39,7 +40,7 @@ def build_model(cfg: ExperimentConfig, bundle: DataBundle) -> MLP:
     return MLP(sizes, activation=activation, output=model.output, init=init,
                bias_init=model.bias_init, dropout=model.dropout, batchnorm=model.batchnorm,
                input_dropout=model.input_dropout,
-               seed=_init_seed(cfg.seed), dtype=model.dtype)
+               seed=init_seed(cfg.seed), dtype=model.dtype)
 
 
 def _spec(registry: Registry[Any], name: str, section: Any) -> str | dict[str, Any]:
@@ -63,11 +64,6 @@ def check_model_memory(cfg: ExperimentConfig, sizes: list[int]) -> None:
     check_memory(needed, key, f"training a {shape} network with "
                  f"{cfg.optimizer.kind} (batch {cfg.train.batch_size})", ConfigError,
                  hint="use fewer or narrower hidden layers, or a smaller train.batch_size")
-
-
-def _init_seed(seed: int) -> int:
-    """The seed of the weight initialization, independent of the other streams of `seed`."""
-    return int(np.random.SeedSequence([seed, 1]).generate_state(1)[0])
 
 
 def output_width(bundle: DataBundle, loss_kind: str) -> int:

@@ -403,7 +403,9 @@ def _batch(X_raw, y, preprocessor, batch: int):
 
 
 def _random_batch(net, cfg, batch: int):
-    rng = np.random.default_rng([cfg.seed, 7])
+    from mlptrain.streams import generator
+
+    rng = generator(cfg.seed, "probe")
     X = rng.standard_normal((batch, net.layer_sizes[0]))  # (batch, n_in)
     return X, random_targets(cfg.loss.kind, cfg.model.output, batch, net.layer_sizes[-1], rng)
 
@@ -412,12 +414,13 @@ def _bundle(cfg, random_data: bool, batch: int):
     """The config's data; for a named image set with random data, no download: a stand-in."""
     from mlptrain.config.schema import IMAGE_SOURCES
     from mlptrain.data import IMAGE_SETS, DataBundle, Preprocessor, Split, load_data
+    from mlptrain.streams import generator
 
     if not (random_data and cfg.data.source in IMAGE_SOURCES):
         return load_data(cfg.data, seed=cfg.seed, loss_kind=cfg.loss.kind)
     image_set = IMAGE_SETS[cfg.data.source]
     names = list(image_set.class_names)
-    rng = np.random.default_rng(cfg.seed)
+    rng = generator(cfg.seed, "stand_in")
     X = rng.integers(0, 256, (max(batch, len(names)), int(np.prod(image_set.image_shape))))
     X = X.astype(np.uint8)
     y = np.arange(len(X)) % len(names)  # every class present (balanced class weights)
