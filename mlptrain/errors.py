@@ -57,3 +57,8 @@ class CheckFailed(MlptrainError):
 
 class DivergenceError(CheckFailed):
     """Training stopped because the loss became NaN, infinite, or exploded."""
+
+
+class DataWarning(UserWarning):
+    """Data the library used anyway, with a caveat the user should see (e.g. a category
+    not seen in training, encoded as all zeros); the CLI prints it as `warning: ...`."""

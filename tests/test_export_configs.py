@@ -54,12 +54,15 @@ def test_a_model_trained_by_each_shipped_config_exports_to_onnx_and_torch(config
 
     onnx_file = tmp_path / "model.onnx"
     result = export_model(run_dir, "onnx", onnx_file)
-    assert result.files == [onnx_file] and result.opset == 17
+    categorical = model.preprocessor.categorical is not None  # + the inputs' encoding
+    assert result.files == [onnx_file] + (
+        [tmp_path / "model.encoding.json"] if categorical else []) and result.opset == 17
     onnx_error = max_error(run_onnx(onnx_file.read_bytes(), X), expected)
     assert onnx_error <= TOLERANCE
 
     result = export_model(run_dir, "torch", tmp_path / "torch")
-    assert [f.name for f in result.files] == ["model.safetensors", "model.py"]
+    assert [f.name for f in result.files] == ["model.safetensors", "model.py"] + (
+        ["encoding.json"] if categorical else [])
     if _has_torch():  # CI installs the CPU wheel when it can
         assert max_error(run_torch(tmp_path / "torch", X), expected) <= TOLERANCE
 

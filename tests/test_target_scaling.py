@@ -77,7 +77,7 @@ def test_preprocessor_state_round_trips_the_target_scaling():
     pre = Preprocessor.fit(np.ones((3, 2)), "standard", task="regression", n_outputs=2,
                            target_scaling=scaling)
     state = pre.state_dict()
-    assert state["version"] == 2 and state["target_scale"] == "minmax"
+    assert state["version"] == 3 and state["target_scale"] == "minmax"
     back = Preprocessor.from_state_dict(state)
     assert back.target_scale == "minmax"
     assert back.target_scaling.offset.tolist() == [1.0, 10.0]
@@ -86,7 +86,7 @@ def test_preprocessor_state_round_trips_the_target_scaling():
 
 def test_a_version_1_preprocessor_state_reads_as_unscaled_targets():
     state = Preprocessor.fit(np.ones((3, 2)), "standard", task="regression").state_dict()
-    del state["target_scale"]
+    del state["target_scale"], state["categorical"]
     state["version"] = 1
     old = Preprocessor.from_state_dict(state)
     assert old.target_scaling is None and old.target_scale == "none"

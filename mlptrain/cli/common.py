@@ -48,7 +48,8 @@ def user_errors(debug: bool):
     from mlptrain.errors import MlptrainError
 
     try:
-        yield
+        with _data_warnings():
+            yield
     except MlptrainError as err:
         if debug:
             raise
@@ -74,6 +75,28 @@ def user_errors(debug: bool):
             raise
         fail(f"internal error (a bug in mlptrain): {type(err).__name__}: "
              f"{_escape(_first_line(str(err)))}\n{REPORT_HINT}", 3)
+
+
+@contextmanager
+def _data_warnings():
+    """Show the library's DataWarnings as `warning: <message>` on stderr, each time."""
+    import warnings
+
+    from mlptrain.errors import DataWarning
+
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, DataWarning):
+                console(stderr=True).print(f"[yellow]warning:[/] {_escape(str(message))}",
+                                           markup=True)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.simplefilter("always", DataWarning)
+        warnings.showwarning = show
+        yield
 
 
 REPORT_HINT = ("  please report it: rerun the same command with --debug and include the "

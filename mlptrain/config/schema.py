@@ -167,6 +167,26 @@ class DataConfig(Section):
         "units. standard (zero mean, unit variance), minmax to [0, 1] (use it with a sigmoid "
         "output) or none.",
     )
+    categorical: list[str | int] | None = Field(
+        None,
+        description="CSV feature columns to one-hot encode, by name or index (numbers too: a "
+        "code, a zip); columns holding text are encoded without being named here. Categories "
+        "are learned on the training split; a missing value is a category of its own.",
+    )
+    max_categories: int = Field(
+        100, ge=2, le=10000,
+        description="Most distinct values a categorical column may have (else an error).",
+    )
+    unknown_category: Literal["warn", "error"] = Field(
+        "warn",
+        description="A category not seen in training (eval, predict, val/test rows): all-zero "
+        "one-hot columns with a warning, or an error.",
+    )
+    decision_threshold: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="Binary classification: predict the second class when its probability is "
+        "at least this (eval and predict; predict --threshold overrides it).",
+    )
     nan_policy: Literal["error", "drop"] = Field(
         "error", description="Rows with NaN or infinite values: an error, or dropped."
     )

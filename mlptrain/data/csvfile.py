@@ -167,6 +167,8 @@ def numeric_columns(table: CsvTable, columns: list[int], what: str) -> np.ndarra
                     f"row {table.lines[i]}, column {table.column_name(column)}: {text!r} is not "
                     f"a number; {what} columns must be numeric",
                     path=table.path,
+                    hint=None if what != "feature" else "fix the value, or name the column in "
+                    "data.categorical to one-hot encode its values",
                 ) from None
     raise AssertionError("unreachable: astype failed but every cell parsed")
 
@@ -207,6 +209,61 @@ def parse_targets(table: CsvTable, columns: list[int]) -> np.ndarray:
         return np.char.strip(table.cells[:, columns])
 
 
+def categorical_positions(
+    table: CsvTable, x_cols: list[int], declared: list | None, max_categories: int,
+) -> list[int]:
+    """Positions (into x_cols) of the categorical feature columns: those `declared` (names or
+    indices of file columns) and every column with a cell that is not a number."""
+    named = {column_index(table, ref, "categorical") for ref in declared or []}
+    stray = sorted(named - set(x_cols))
+    if stray:
+        raise DataError(f"data.categorical names column {table.column_name(stray[0])}, which "
+                        "is not a feature column", path=table.path)
+    return [p for p, j in enumerate(x_cols) if j in named or _mostly_text(table.cells[:, j])]
+
+
+def _mostly_text(cells: np.ndarray) -> bool:
+    """Whether more than half of the non-missing cells (n,) are not numbers: a text column.
+    (A numeric column with a stray word stays numeric, and its word is reported.)"""
+    values, counts = np.unique(cells, return_counts=True)
+    text = present = 0
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        if value.strip().lower() not in MISSING:
+            present += count
+            text += 0 if _is_number(value) else count
+    return text * 2 > present
+
+
+def feature_matrix(
+    table: CsvTable, x_cols: list[int], *, declared: list | None = None,
+    positions: list[int] | None = None, max_categories: int = 100,
+) -> tuple[np.ndarray, dict[int, list]]:
+    """Raw features (n, len(x_cols)) float32 and the vocabulary of each categorical position.
+
+    Numeric columns hold their values; categorical ones (`positions` when given, e.g. a
+    model's; else `categorical_positions`) the codes of `categorical.column_codes`.
+    """
+    from mlptrain.data.categorical import check_column, column_codes
+
+    given = positions is not None
+    if positions is None:
+        positions = categorical_positions(table, x_cols, declared, max_categories)
+    named = {column_index(table, ref, "categorical") for ref in declared or []}
+    numeric = [j for p, j in enumerate(x_cols) if p not in positions]
+    X = np.empty((len(table.cells), len(x_cols)), dtype=np.float32)  # (n, n_raw)
+    numeric_pos = [p for p in range(len(x_cols)) if p not in positions]
+    if numeric:
+        X[:, numeric_pos] = numeric_columns(table, numeric, "feature")
+    vocab: dict[int, list] = {}
+    for p in positions:
+        codes, vocab[p] = column_codes(table.cells[:, x_cols[p]])
+        if not given:
+            check_column(vocab[p], len(codes), x_cols[p] in named, max_categories,
+                         table.column_name(x_cols[p]), table.path)
+        X[:, p] = codes
+    return X, vocab
+
+
 def read_csv(
     path: str | Path,
     *,
@@ -214,12 +271,20 @@ def read_csv(
     header: bool | str = "auto",
     target: str | int | list | None = None,
     features: list | None = None,
+    categorical: list | None = None,
+    max_categories: int = 100,
+    positions: list[int] | None = None,
 ) -> RawData:
-    """A CSV file of features and target(s) as RawData (X float32, y raw)."""
+    """A CSV file of features and target(s) as RawData (X float32, y raw).
+
+    categorical: columns declared categorical; text columns are too (`categorical_positions`).
+    positions: the categorical feature positions to use instead (a trained model's).
+    """
     table = read_table(path, delimiter, header)
     y_cols = target_columns(table, target)
     x_cols = feature_columns(table, features, y_cols)
-    X = numeric_columns(table, x_cols, "feature").astype(np.float32)  # (n, n_features)
+    X, vocab = feature_matrix(table, x_cols, declared=categorical, positions=positions,
+                              max_categories=max_categories)  # (n, n_features)
     names = table.names
     return RawData(
         X=X,
@@ -228,4 +293,5 @@ def read_csv(
         rows=table.lines,
         feature_names=None if names is None else [names[j] for j in x_cols],
         target_names=None if names is None else [names[j] for j in y_cols],
+        vocab=vocab,
     )

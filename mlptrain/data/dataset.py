@@ -100,6 +100,8 @@ class RawData:
     feature_names: list[str] | None = None
     target_names: list[str] | None = None
     image: bool = False
+    # categorical feature position -> its vocabulary; X holds codes into it (data.categorical)
+    vocab: dict[int, list[str | None]] = field(default_factory=dict)
 
     def where(self, i: int) -> str:
         """How an error message names sample i: 'row 17' (CSV line) or 'sample 16'."""
@@ -115,4 +117,5 @@ class RawData:
             feature_names=self.feature_names,
             target_names=self.target_names,
             image=self.image,
+            vocab=self.vocab,
         )

@@ -4,6 +4,8 @@
       -> test carved (test_fraction, unless the source has a test split or test_path)
       -> validation carved from training (val_fraction, unless val_path), stratified
       -> data.limit: the first N training samples
+      -> categorical columns one-hot encoded, categories learned on the training split
+         (categorical.py; or the given preprocessor's, before splitting)
       -> preprocessing fitted on the training split only (or the given fitted one checked):
          feature scaling, and for regression the targets' scaling (data.target_scale)
 
@@ -18,9 +20,10 @@ import numpy as np
 
 from mlptrain.config.schema import IMAGE_SOURCES, DataConfig
 from mlptrain.data import idx
+from mlptrain.data.categorical import CategoricalEncoder
 from mlptrain.data.csvfile import (
     feature_columns,
-    numeric_columns,
+    feature_matrix,
     read_table,
     target_columns,
 )
@@ -128,6 +131,38 @@ def _check_fitted(pre: Preprocessor, raws: dict[str, RawData], task: str, n_outp
         )
 
 
+def _encode_raw(raw: RawData, pre: Preprocessor, policy: str) -> RawData:
+    """A file's raw features with its categorical columns encoded by a fitted preprocessor."""
+    if pre.categorical is None:
+        return raw
+    X = pre.categorical.expand(raw.X, raw.vocab, policy=policy, path=raw.path, rows=raw.rows,
+                               names=raw.feature_names)
+    return RawData(X=X, y=raw.y, path=raw.path, rows=raw.rows, feature_names=raw.feature_names,
+                   target_names=raw.target_names, image=raw.image)
+
+
+def _encode_parts(parts: dict[str, Split], raws: dict[str, RawData],
+                  policy: str) -> CategoricalEncoder | None:
+    """Fit the categories on the training split and encode every split in place."""
+    train = raws["train"]
+    if not train.vocab:
+        return None
+    encoder = CategoricalEncoder.fit(parts["train"].X, train.vocab)
+    for name, part in parts.items():
+        raw = raws.get(name, train)  # a split carved from the training file shares its codes
+        X = encoder.expand(part.X, raw.vocab, policy=policy, path=f"{raw.path} ({name} split)",
+                           names=train.feature_names)
+        parts[name] = Split(X, part.y)
+    return encoder
+
+
+def _model_positions(pre: Preprocessor | None) -> list[int] | None:
+    """The categorical positions of a fitted preprocessor (none: []), or None to detect them."""
+    if pre is None:
+        return None
+    return [] if pre.categorical is None else pre.categorical.positions
+
+
 def load_data(
     cfg: DataConfig,
     seed: int = 0,
@@ -141,7 +176,11 @@ def load_data(
     while downloading. preprocessor: an already-fitted one (eval, predict), never refitted;
     None fits a new one on the training split.
     """
-    raws = {name: clean(raw, cfg.nan_policy) for name, raw in read_source(cfg, seed, progress).items()}
+    raws = {name: clean(raw, cfg.nan_policy)
+            for name, raw in read_source(cfg, seed, progress, _model_positions(preprocessor)).items()}
+    if preprocessor is not None:
+        raws = {name: _encode_raw(raw, preprocessor, cfg.unknown_category)
+                for name, raw in raws.items()}
     train = raws["train"]
     names = preprocessor.class_names if preprocessor is not None else None
     if names is None and cfg.source in IMAGE_SOURCES:
@@ -153,6 +192,7 @@ def load_data(
         _check_fitted(preprocessor, raws, encoded.task, encoded.n_outputs)
     parts = _split(raws, encoded.y, cfg, encoded.task, seed)
     if preprocessor is None:
+        categorical = _encode_parts(parts, raws, cfg.unknown_category)
         target_scaling = None
         if encoded.task == "regression":
             target_scaling = TargetScaling.fit(parts["train"].y, cfg.target_scale)
@@ -166,13 +206,14 @@ def load_data(
             feature_names=train.feature_names,
             target_names=train.target_names,
             target_scaling=target_scaling,
+            categorical=categorical,
         )
     return DataBundle(
         train=parts["train"],
         val=parts.get("val"),
         test=parts.get("test"),
         task=encoded.task,
-        n_features=train.X.shape[1],
+        n_features=parts["train"].X.shape[1],
         n_outputs=encoded.n_outputs,
         class_names=encoded.class_names,
         preprocessor=preprocessor,
@@ -197,23 +238,28 @@ def file_format(path: Path, cfg: DataConfig) -> str:
 
 
 def _csv_features(path: Path, cfg: DataConfig, pre: Preprocessor) -> RawData:
+    """A CSV's feature columns (the model's by name, else by count) with categorical columns
+    encoded by the model's categories."""
     table = read_table(path, cfg.delimiter, cfg.header)
+    n_raw = pre.n_features if pre.categorical is None else pre.categorical.n_raw
     if table.names and pre.feature_names and set(pre.feature_names) <= set(table.names):
         columns = [table.names.index(name) for name in pre.feature_names]
-    elif table.width == pre.n_features:
+    elif table.width == n_raw:
         columns = list(range(table.width))
     else:
         targets = target_columns(table, cfg.target)
-        if table.width != pre.n_features + len(targets):
+        if table.width != n_raw + len(targets):
             raise DataError(
-                f"has {table.width} columns; the model expects {pre.n_features} feature "
-                f"columns (or {pre.n_features + len(targets)} with the target column)",
+                f"has {table.width} columns; the model expects {n_raw} feature "
+                f"columns (or {n_raw + len(targets)} with the target column)",
                 path=path,
             )
         columns = feature_columns(table, cfg.features, targets)
-    X = numeric_columns(table, columns, "feature").astype(np.float32)
+    X, vocab = feature_matrix(table, columns, positions=_model_positions(pre))
     names = None if table.names is None else [table.names[j] for j in columns]
-    return RawData(X=X, y=None, path=str(path), rows=table.lines, feature_names=names)
+    raw = RawData(X=X, y=None, path=str(path), rows=table.lines, feature_names=names,
+                  vocab=vocab)
+    return _encode_raw(raw, pre, cfg.unknown_category)
 
 
 def load_features(path: str | Path, cfg: DataConfig, preprocessor: Preprocessor) -> np.ndarray:

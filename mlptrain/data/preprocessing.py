@@ -13,8 +13,14 @@ The preprocessor also carries what eval and predict must reproduce: the number o
 the task, the number of outputs, the label mapping (class names) and, for regression, the
 scaling of the targets (`target_scaling.TargetScaling`; None or kind "none": unscaled).
 
+With categorical feature columns (`categorical.CategoricalEncoder`), the features it scales
+are already encoded (one-hot columns in place of each categorical column: `n_features` is the
+network's input width); the one-hot columns keep offset 0 and divisor 1, so they stay 0/1.
+`feature_names` are then the file's columns (`n_raw` of them), `input_names` the inputs'.
+
 Saved states: version 2 adds "target_scale" (and the arrays target_offset, target_divisor);
-a version-1 state (before target scaling) reads as unscaled targets.
+a version-1 state (before target scaling) reads as unscaled targets. Version 3 adds
+"categorical" (null, or the encoder's `to_dict`); earlier versions read as without.
 """
 
 from __future__ import annotations
@@ -23,18 +29,20 @@ from typing import Any
 
 import numpy as np
 
+from mlptrain.data.categorical import CategoricalEncoder
 from mlptrain.data.target_scaling import TargetScaling
 from mlptrain.errors import DataError
 
 SCALES = ("minmax", "standard", "none")
 FORMAT = "mlptrain.preprocessor"
-VERSION = 2
+VERSION = 3
 _CHUNK = 8192
 _META_KEYS_V1 = (
     "format", "version", "scale", "global_stats", "n_features", "task", "n_outputs",
     "class_names", "feature_names", "target_names", "arrays",
 )
-_META_KEYS = {1: _META_KEYS_V1, 2: (*_META_KEYS_V1, "target_scale")}
+_META_KEYS = {1: _META_KEYS_V1, 2: (*_META_KEYS_V1, "target_scale"),
+              3: (*_META_KEYS_V1, "target_scale", "categorical")}
 
 
 def _chunks(X: np.ndarray):
@@ -82,6 +90,7 @@ class Preprocessor:
         feature_names: list[str] | None = None,
         target_names: list[str] | None = None,
         target_scaling: TargetScaling | None = None,
+        categorical: CategoricalEncoder | None = None,
     ):
         if scale not in SCALES:
             raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}")
@@ -106,6 +115,22 @@ class Preprocessor:
         if target_scaling is not None and target_scaling.identity:
             target_scaling = None
         self.target_scaling = target_scaling  # regression targets' scaling, or None
+        if categorical is not None and categorical.n_inputs != self.n_features:
+            raise ValueError(f"the categorical encoding makes {categorical.n_inputs} inputs, "
+                             f"not n_features {self.n_features}")
+        if categorical is not None and self.feature_names is not None and (
+                len(self.feature_names) != categorical.n_raw):
+            raise ValueError(f"{len(self.feature_names)} feature names for "
+                             f"{categorical.n_raw} feature columns")
+        self.categorical = categorical  # one-hot encoding of text columns, or None
+
+    @property
+    def input_names(self) -> list[str] | None:
+        """Names of the network's inputs: the feature names, with `column=category` for each
+        one-hot input."""
+        if self.categorical is None:
+            return self.feature_names
+        return self.categorical.input_names(self.feature_names)
 
     @property
     def target_scale(self) -> str:
@@ -130,6 +155,10 @@ class Preprocessor:
         else:
             offset, divisor = np.zeros(width), np.ones(width)
         divisor = np.where(divisor > 0, divisor, 1.0)  # constant feature: centred, not scaled
+        categorical = facts.get("categorical")
+        if categorical is not None and not global_stats:  # one-hot columns stay 0/1
+            mask = categorical.one_hot_mask()  # (n_features,)
+            offset, divisor = np.where(mask, 0.0, offset), np.where(mask, 1.0, divisor)
         return cls(scale, offset, divisor, X.shape[1], global_stats=global_stats, **facts)
 
     def check_width(self, X: np.ndarray, source: str) -> None:
@@ -176,6 +205,7 @@ class Preprocessor:
             "feature_names": self.feature_names,
             "target_names": self.target_names,
             "target_scale": self.target_scale,
+            "categorical": None if self.categorical is None else self.categorical.to_dict(),
             "arrays": {"offset": self.offset.copy(), "divisor": self.divisor.copy(),
                        **({} if self.target_scaling is None else self.target_scaling.state()[1])},
         }
@@ -205,6 +235,7 @@ class Preprocessor:
                 n_outputs=state["n_outputs"], class_names=state["class_names"],
                 feature_names=state["feature_names"], target_names=state["target_names"],
                 target_scaling=_saved_target_scaling(state, arrays),
+                categorical=_saved_categorical(state),
             )
         except (KeyError, ValueError, TypeError) as err:
             raise DataError(f"the saved preprocessor state is invalid: {err}") from None
@@ -220,6 +251,12 @@ def _saved_target_scaling(state: dict[str, Any], arrays: dict) -> TargetScaling 
     if kind == "none":
         return None
     return TargetScaling(kind, arrays["target_offset"], arrays["target_divisor"])
+
+
+def _saved_categorical(state: dict[str, Any]) -> CategoricalEncoder | None:
+    """The saved categorical encoding; none before version 3 or without text columns."""
+    saved = state.get("categorical")
+    return None if saved is None else CategoricalEncoder.from_dict(saved)
 
 
 def _binary_as_classification(state: dict[str, Any]) -> dict[str, Any]:

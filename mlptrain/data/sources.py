@@ -70,32 +70,38 @@ def _idx_folder(folder: Path) -> dict[str, RawData]:
     return raws
 
 
-def read_file(path: str | Path, cfg: DataConfig) -> RawData:
-    """One file of features and targets, read as data.source says (csv, npz or idx images)."""
+def read_file(path: str | Path, cfg: DataConfig, positions: list[int] | None = None) -> RawData:
+    """One file of features and targets, read as data.source says (csv, npz or idx images).
+    positions: a CSV's categorical feature positions, when already known (a trained model's,
+    or the training file's for the val/test files)."""
     if cfg.source == "npz":
         return read_npz(path, x_key=cfg.x_key, y_key=cfg.y_key)
     if cfg.source == "idx":
         return _image_pair(Path(path), idx.labels_path_for(path))
     return read_csv(
-        path, delimiter=cfg.delimiter, header=cfg.header, target=cfg.target, features=cfg.features
+        path, delimiter=cfg.delimiter, header=cfg.header, target=cfg.target, features=cfg.features,
+        categorical=cfg.categorical, max_categories=cfg.max_categories, positions=positions,
     )
 
 
-def _files(cfg: DataConfig) -> dict[str, RawData]:
+def _files(cfg: DataConfig, positions: list[int] | None) -> dict[str, RawData]:
     if cfg.source == "idx" and cfg.train_path is None:
         raws = _idx_folder(Path(cfg.path))
     else:
-        raws = {"train": read_file(cfg.train_path or cfg.path, cfg)}
+        raws = {"train": read_file(cfg.train_path or cfg.path, cfg, positions)}
+    known = sorted(raws["train"].vocab) if positions is None else positions
     for split, path in (("val", cfg.val_path), ("test", cfg.test_path)):
         if path is not None:
-            raws[split] = read_file(path, cfg)
+            raws[split] = read_file(path, cfg, known)
     return raws
 
 
-def read_source(cfg: DataConfig, seed: int, progress: Progress | None) -> dict[str, RawData]:
-    """RawData per split the source provides; "train" is always present."""
+def read_source(cfg: DataConfig, seed: int, progress: Progress | None,
+                positions: list[int] | None = None) -> dict[str, RawData]:
+    """RawData per split the source provides; "train" is always present. positions: the
+    categorical feature positions of a trained model (CSV files)."""
     if cfg.source in SYNTHETIC_SOURCES:
         return _synthetic(cfg, seed)
     if cfg.source in IMAGE_SOURCES:
         return _named(cfg, progress)
-    return _files(cfg)
+    return _files(cfg, positions)

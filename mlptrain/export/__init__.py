@@ -3,7 +3,13 @@
 ``export_model(RUN_DIR | CHECKPOINT, "onnx", "model.onnx")`` writes one ``.onnx`` file;
 ``export_model(..., "torch", "DIR")`` writes ``DIR/model.safetensors`` and ``DIR/model.py``.
 Both hold the whole inference path: the saved scaling, every layer and the output activation
-(see ``export/onnx.py`` and ``export/torch.py`` for the graphs). Everything is built in memory
+(see ``export/onnx.py`` and ``export/torch.py`` for the graphs).
+
+A model with categorical feature columns takes their one-hot encoding as input: each such
+column becomes one 0/1 input per category learned in training, in place (all zeros for a
+category not seen in training). The export then also writes the encoding as JSON
+(``model.encoding.json`` beside the ``.onnx`` file, ``DIR/encoding.json`` for torch; see
+`encoding_document`), and the graph's metadata carries the input names. Everything is built in memory
 and checked first, then written atomically, so a failure leaves no half-written output. No
 pickle is written anywhere.
 """
@@ -18,6 +24,7 @@ from mlptrain.errors import UserError
 
 FORMATS = ("onnx", "torch")
 TORCH_FILES = ("model.safetensors", "model.py")
+ENCODING_FORMAT = "mlptrain.input-encoding"
 
 
 @dataclass
@@ -31,7 +38,33 @@ def model_meta(model) -> dict:
     """What a consumer needs besides the graph: task, class, feature and target names."""
     p = model.preprocessor
     return {"task": p.task, "class_names": p.class_names, "feature_names": p.feature_names,
-            "target_names": p.target_names, "source_checkpoint": str(model.path)}
+            "input_names": p.input_names, "target_names": p.target_names,
+            "source_checkpoint": str(model.path)}
+
+
+def encoding_document(preprocessor) -> dict | None:
+    """The JSON that says how to build a categorical model's inputs from a table's columns
+    (None without categorical columns): one entry per input, in order, naming its column and,
+    for a one-hot input, its category (null: the missing value)."""
+    enc = getattr(preprocessor, "categorical", None)
+    if enc is None:
+        return None
+    return {
+        "format": ENCODING_FORMAT, "version": 1,
+        "feature_columns": preprocessor.feature_names or list(range(enc.n_raw)),
+        "inputs": enc.describe(preprocessor.feature_names),
+        "rules": "numeric columns are passed as they are (the model scales them); a categorical "
+                 "column becomes one input per listed category: 1.0 where the cell (stripped) "
+                 "equals it, else 0.0; missing cells ('', NA, N/A, nan, null, none, ?) are the "
+                 "category null; a category not listed makes every input of its column 0.0",
+    }
+
+
+def _encoding_bytes(preprocessor) -> bytes | None:
+    import json
+
+    document = encoding_document(preprocessor)
+    return None if document is None else (json.dumps(document, indent=2) + "\n").encode("utf-8")
 
 
 def export_model(target: str | Path, fmt: str, out: str | Path, *,
@@ -51,8 +84,12 @@ def export_model(target: str | Path, fmt: str, out: str | Path, *,
 
         opset = DEFAULT_OPSET if opset is None else opset
         proto = build_onnx(model.net, model.preprocessor, opset=opset, meta=model_meta(model))
-        _write_files({out: proto.SerializeToString()})
-        return ExportResult(fmt, [out], opset)
+        payloads = {out: proto.SerializeToString()}
+        encoding = _encoding_bytes(model.preprocessor)
+        if encoding is not None:
+            payloads[out.with_name(f"{out.stem}.encoding.json")] = encoding
+        _write_files(payloads)
+        return ExportResult(fmt, list(payloads), opset)
     from mlptrain.export.torch import build_torch
 
     steps = (model.checkpoint.meta.get("trainer") or {}).get("loop", {}).get("step", 0)
@@ -64,9 +101,13 @@ def export_model(target: str | Path, fmt: str, out: str | Path, *,
         out.mkdir(exist_ok=True)
     except OSError as err:
         raise UserError(f"cannot create the output folder: {err.strerror or err}", path=out) from None
-    files = [out / name for name in TORCH_FILES]
+    payloads = {out / TORCH_FILES[0]: weights, out / TORCH_FILES[1]: source.encode("utf-8")}
+    encoding = _encoding_bytes(model.preprocessor)
+    if encoding is not None:
+        payloads[out / "encoding.json"] = encoding
+    files = list(payloads)
     try:
-        _write_files({files[0]: weights, files[1]: source.encode("utf-8")})
+        _write_files(payloads)
     except UserError:
         if created:
             _remove_empty(out)

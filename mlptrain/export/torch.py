@@ -143,7 +143,7 @@ def model_source(net, preprocessor=None, lines: list[str] | None = None) -> str:
         forward=forward, target_buffers=target_buffers,
         dtype=str(net.dtype), n_in=net.layer_sizes[0], n_out=n_out, output_doc=output_doc,
         classes_doc=classes_doc, task=getattr(preprocessor, "task", None),
-        class_names=class_names, feature_names=getattr(preprocessor, "feature_names", None),
+        class_names=class_names, feature_names=getattr(preprocessor, "input_names", None),
         width=width, layers="\n".join(f"            {line}," for line in lines),
     )
 
