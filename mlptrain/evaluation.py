@@ -171,24 +171,27 @@ def result_path(model: LoadedModel, label: str, changes: dict[str, Any]) -> Path
 
 def evaluate_checkpoint(target: str | Path, split: str | None = None,
                         data: str | Path | None = None, overrides: list[str] | None = None,
-                        write: bool = True, threshold: float = 0.5) -> dict[str, Any]:
+                        write: bool = True, threshold: float | None = None) -> dict[str, Any]:
     """Evaluate a saved model on `split` (default test) of its data, or of `data` and `data.*`
     overrides. The result is also written next to the checkpoint (atomically) unless `write`
     is False: `<checkpoint>.eval-<split>.json` on the run's own data; on other data a file of
     its own that records it under "data" (see `result_path`).
 
     threshold: the decision threshold of a binary classifier (probability of the positive
-    class, the second class name, at or above which a sample is predicted positive).
+    class, the second class name, at or above which a sample is predicted positive); None:
+    the config's data.decision_threshold. A binary classifier's accuracy, balanced accuracy
+    and macro F1 in "metrics" are those at this threshold, which "metrics" also reports.
     """
     from mlptrain.metrics import evaluate, predict_outputs, regression_report
 
     split_name = _split_of(split, data)
-    if not 0.0 <= threshold <= 1.0:
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"the decision threshold must be in [0, 1], got {threshold!r}")
     model = load_model(target)
     overrides = list(overrides or [])
     cfg = data_overrides(model.cfg, data, overrides)
     changes = data_changes(model.cfg, cfg)
+    threshold = cfg.data.decision_threshold if threshold is None else threshold
     X, y, loss_fn = load_split(model, cfg, split_name)
     metrics = evaluate(model.net, loss_fn, model.preprocessor, X, y, model.task)
     whole_file = data is not None and split_name == "train" and not Path(data).is_dir()
@@ -200,7 +203,12 @@ def evaluate_checkpoint(target: str | Path, split: str | None = None,
     }
     _, outputs = predict_outputs(model.net, model.preprocessor, X, model.net.dtype)
     if model.task == "classification":
-        result.update(classification_details(outputs, y, model.class_names, threshold))
+        details = classification_details(outputs, y, model.class_names, threshold)
+        result.update(details)
+        if "threshold" in details:  # binary: the headline metrics at the threshold
+            metrics.update(accuracy=details["accuracy"],
+                           balanced_accuracy=details["balanced_accuracy"],
+                           f1_macro=details["averages"]["macro"]["f1"], threshold=threshold)
     elif model.task == "regression":
         result["per_target"] = regression_report(outputs, y, model.preprocessor.target_names)
     if write:

@@ -6,7 +6,9 @@ columns, one row per input row:
 
 - classification, binary included: ``prediction`` (the class name, or its id with
   ``ids=True``), and with ``proba=True`` one ``p_<class>`` column per class (a binary model's
-  single sigmoid output p gives ``p_<class 0> = 1 - p`` and ``p_<class 1> = p``);
+  single sigmoid output p gives ``p_<class 0> = 1 - p`` and ``p_<class 1> = p``); a binary
+  model predicts its second class when ``p_<class 1> >= threshold`` (default: the config's
+  ``data.decision_threshold``), several classes the most probable one;
 - multilabel (several 0/1 targets): one 0/1 column per label (``p >= 0.5``), and
   ``p_<label>`` with ``proba``;
 - regression: one column per target.
@@ -24,22 +26,30 @@ from mlptrain.checkpoint import write_atomic
 
 
 def predict_file(target: str | Path, input_path: str | Path, *, proba: bool = False,
-                 ids: bool = False) -> str:
-    """Predict every row of `input_path` with the checkpoint (or run directory's best)."""
+                 ids: bool = False, threshold: float | None = None) -> str:
+    """Predict every row of `input_path` with the checkpoint (or run directory's best).
+    threshold: a binary classifier's decision threshold; None: data.decision_threshold."""
     from mlptrain.data import load_features
+    from mlptrain.errors import ConfigError
     from mlptrain.evaluation import load_model
     from mlptrain.metrics import predict_outputs
 
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ConfigError(f"the decision threshold must be in [0, 1], got {threshold!r}")
     model = load_model(target)
+    if threshold is None:
+        threshold = model.cfg.data.decision_threshold
     X = load_features(input_path, model.cfg.data, model.preprocessor)  # (n, n_features)
     _, outputs = predict_outputs(model.net, model.preprocessor, X, model.net.dtype)
-    header, columns = prediction_columns(outputs, model.task, model.preprocessor, proba, ids)
+    header, columns = prediction_columns(outputs, model.task, model.preprocessor, proba, ids,
+                                         threshold)
     return to_csv(header, columns)
 
 
-def prediction_columns(outputs: np.ndarray, task: str, preprocessor, proba: bool, ids: bool):
+def prediction_columns(outputs: np.ndarray, task: str, preprocessor, proba: bool, ids: bool,
+                       threshold: float = 0.5):
     """(header, list of (n,) columns) for model outputs (n, n_out)."""
-    from mlptrain.metrics import MULTILABEL_THRESHOLD, class_probabilities, predicted_classes
+    from mlptrain.metrics import MULTILABEL_THRESHOLD, class_probabilities, decide
 
     if task == "regression":
         names = preprocessor.target_names or _numbered("y", outputs.shape[1])
@@ -55,7 +65,7 @@ def prediction_columns(outputs: np.ndarray, task: str, preprocessor, proba: bool
         return header, columns
     probs = class_probabilities(outputs)  # (n, k)
     names = preprocessor.class_names or _numbered("", probs.shape[1])
-    predicted = predicted_classes(outputs)  # (n,)
+    predicted = decide(outputs, threshold)  # (n,) argmax; binary: p_1 >= threshold
     first = predicted if ids else np.asarray(names, dtype=object)[predicted]
     header, columns = ["prediction"], [first]
     if proba:

@@ -22,6 +22,11 @@ def eval_(
                                   "images with their labels file) or a folder of IDX files "
                                   "instead of the run's own data.", show_default=False)
     ] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Binary classifiers: the decision "
+                                   "threshold on the second class's probability (default: the "
+                                   "config's data.decision_threshold).", show_default=False)
+    ] = None,
     json_out: JsonOut = False,
     debug: Debug = False,
 ) -> None:
@@ -37,7 +42,7 @@ def eval_(
         from mlptrain.evaluation import evaluate_checkpoint
 
         result = evaluate_checkpoint(checkpoint, split=split, data=data,
-                                     overrides=list(overrides or []))
+                                     overrides=list(overrides or []), threshold=threshold)
         if json_out:
             echo_json(result)
         else:

@@ -21,13 +21,18 @@ def predict(
     proba: Annotated[bool, typer.Option("--proba", help="Add one probability column per "
                                         "class.")] = False,
     ids: Annotated[bool, typer.Option("--ids", help="Class ids instead of class names.")] = False,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", help="Binary classifiers: predict the second "
+                                   "class when its probability is at least this (default: the "
+                                   "config's data.decision_threshold).", show_default=False)
+    ] = None,
     debug: Debug = False,
 ) -> None:
     """Predict every row of INPUT with a saved model (its own preprocessing) as CSV."""
     with user_errors(debug):
         from mlptrain.prediction import predict_file, write_predictions
 
-        text = predict_file(checkpoint, input_path, proba=proba, ids=ids)
+        text = predict_file(checkpoint, input_path, proba=proba, ids=ids, threshold=threshold)
         if out is None:
             typer.echo(text, nl=False)
         else:
