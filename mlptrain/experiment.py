@@ -31,7 +31,14 @@ from mlptrain.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from mlptrain.config import config_to_yaml, validate_config, with_absolute_paths
 from mlptrain.errors import CheckpointError, ConfigError, DivergenceError, RunDirError
 from mlptrain.metrics import evaluate, is_binary, metric_names
-from mlptrain.rundir import CONFIG_FILE, LAYERS_FILE, SUMMARY_FILE, RunDir, create_run_dir
+from mlptrain.rundir import (
+    CONFIG_FILE,
+    LAYERS_FILE,
+    SUMMARY_FILE,
+    RunDir,
+    RunLock,
+    create_run_dir,
+)
 from mlptrain.training import StopSignal, Trainer
 
 METRIC_COLUMNS_ORDER = (
@@ -243,14 +250,15 @@ def start_run(cfg, argv: list[str] | None = None, observer_factory: ObserverFact
     cfg, trainer = prepare(cfg, observer, callbacks=files)
     path = create_run_dir(cfg.run.root, cfg.run.name_template, cfg.name, cfg.seed)
     run = files.run = RunDir(path)
-    try:
-        run.write_text(CONFIG_FILE, config_to_yaml(cfg))
-        run.log(f"started: {' '.join(argv or sys.argv)}")
-        observer.message(f"run directory: {path}")
-        return _train_in(run, cfg, trainer, observer, argv or sys.argv, resumed_from=None)
-    except (OSError, RunDirError) as err:
-        _remove_if_nothing_to_resume(run, err)
-        raise
+    with RunLock(path).acquire(" ".join(argv or sys.argv)):
+        try:
+            run.write_text(CONFIG_FILE, config_to_yaml(cfg))
+            run.log(f"started: {' '.join(argv or sys.argv)}")
+            observer.message(f"run directory: {path}")
+            return _train_in(run, cfg, trainer, observer, argv or sys.argv, resumed_from=None)
+        except (OSError, RunDirError) as err:
+            _remove_if_nothing_to_resume(run, err)
+            raise
 
 
 def _remove_if_nothing_to_resume(run: RunDir, err: Exception) -> None:
@@ -271,6 +279,15 @@ def resume_run(run_dir: str | Path, overrides: list[str] | None = None,
     from mlptrain.rundir import find_run_checkpoint
 
     run = RunDir(run_dir)
+    find_run_checkpoint(run.path, "last")
+    with RunLock(run.path).acquire(" ".join(sys.argv)):  # then nobody else writes to it
+        return _resume_locked(run, overrides, observer_factory)
+
+
+def _resume_locked(run: RunDir, overrides: list[str] | None,
+                   observer_factory: ObserverFactory | None) -> RunResult:
+    from mlptrain.rundir import find_run_checkpoint
+
     path = find_run_checkpoint(run.path, "last")
     checkpoint = load_checkpoint(path)
     raw = checkpoint.meta.get("config")

@@ -9,7 +9,9 @@
       train.log          the plain-text log of the run
 
 A run directory is created with an exclusive `mkdir`, so an existing run is never
-overwritten; its name comes from a template that cannot leave the output root.
+overwritten; its name comes from a template that cannot leave the output root. A process that
+trains in a run directory holds its `RunLock` (an exclusive `flock` on RUN/.lock, which names
+the holder) for its whole life, so two processes never write to one run at once.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ LAYERS_FILE = "layers.jsonl"
 SUMMARY_FILE = "summary.json"
 LOG_FILE = "train.log"
 CHECKPOINT_DIR = "checkpoints"
+LOCK_FILE = ".lock"
 MAX_HISTORY_BYTES = 256 * 1024 * 1024  # metrics.csv, layers.jsonl: a few kB per epoch
 
 
@@ -136,10 +139,128 @@ class RunDir:
             write_atomic(layers, "".join(ln + "\n" for ln in kept_lines).encode("utf-8"))
 
     def remove_stale_temp_files(self) -> None:
-        """Delete temp files a killed process left behind (never a complete checkpoint)."""
+        """Delete the temp files (`.NAME.tmp-PID`) a killed process left behind: only those
+        whose writer is no longer alive on this host (an `eval` writing its result next to a
+        checkpoint keeps its file); never a complete checkpoint."""
         for folder in (self.path, self.checkpoints):
             for stale in folder.glob(".*.tmp-*"):
-                stale.unlink(missing_ok=True)
+                if not _process_alive(_writer_pid(stale.name)):
+                    stale.unlink(missing_ok=True)
+
+
+def _writer_pid(name: str) -> int | None:
+    """The pid at the end of a temp file's name `.NAME.tmp-PID` (None if there is none)."""
+    tail = name.rpartition(".tmp-")[2]
+    return int(tail) if tail.isascii() and tail.isdigit() and len(tail) < 10 else None
+
+
+def _process_alive(pid: int | None) -> bool:
+    """True when a process `pid` exists on this host (a temp file without a pid: False)."""
+    if pid is None or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, owned by another user
+        return True
+    return True
+
+
+class RunLock:
+    """The exclusive right to write to one run directory, for the life of a process.
+
+    `acquire` takes a non-blocking `flock` on RUN/.lock and writes the holder (pid, host,
+    start time, command) into it; a second process gets a RunDirError naming that holder.
+    `release` removes the file, then unlocks. The kernel drops the lock of a killed process;
+    its stale file is reused. Because a released file is unlinked, `acquire` checks that the
+    file it locked is still the one at the path (else another process removed it: retry).
+    """
+
+    def __init__(self, run_dir: str | Path):
+        self.path = Path(run_dir) / LOCK_FILE
+        self._fd: int | None = None
+
+    def acquire(self, command: str = "") -> RunLock:
+        import fcntl
+
+        for _ in range(100):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            except OSError as err:
+                raise RunDirError(f"cannot create the lock file: {err.strerror}",
+                                  path=self.path) from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _read_holder(fd)
+                os.close(fd)
+                raise RunDirError(
+                    f"is in use by another mlptrain process ({holder}); only one process "
+                    "at a time may write to a run directory",
+                    path=self.path.parent,
+                    hint="wait for it to end, or stop it (Ctrl-C or kill saves a checkpoint)",
+                ) from None
+            if _same_file(fd, self.path):
+                self._fd = fd
+                self._write_holder(command)
+                return self
+            os.close(fd)  # a releasing process unlinked it after we opened it: start over
+        raise RunDirError("could not take the run directory's lock (it keeps changing)",
+                          path=self.path)
+
+    def _write_holder(self, command: str) -> None:
+        import json
+        import socket
+
+        holder = {"pid": os.getpid(), "host": socket.gethostname(),
+                  "started": time.strftime("%Y-%m-%d %H:%M:%S%z"), "command": command}
+        data = (json.dumps(holder) + "\n").encode("utf-8")
+        try:
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, data, 0)
+        except OSError:
+            pass  # the holder's name is a courtesy; the lock itself is held
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            if _same_file(self._fd, self.path):
+                self.path.unlink(missing_ok=True)
+        except OSError:
+            pass
+        os.close(self._fd)  # closing the last descriptor drops the flock
+        self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        here, there = os.fstat(fd), os.stat(path)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (there.st_dev, there.st_ino)
+
+
+def _read_holder(fd: int) -> str:
+    """'pid 123 on host h, started ...' from a lock file (written just after it was locked:
+    wait briefly for it)."""
+    import json
+
+    for _ in range(50):
+        try:
+            holder = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+            return (f"pid {int(holder['pid'])} on host {str(holder['host'])[:64]}, "
+                    f"started {str(holder['started'])[:32]}")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            time.sleep(0.01)
+    return "its pid and host are not recorded"
 
 
 def _step_of(row: Mapping[str, str]) -> float:
