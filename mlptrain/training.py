@@ -334,7 +334,7 @@ class Trainer:
         row: dict[str, Any] = {
             "epoch": state.epoch if epoch_end else state.epoch + fraction,
             "step": state.step,
-            "lr": float(self.schedule.lr_at(state.step, self.steps_per_epoch)),
+            "lr": self._last_step_lr(),
             "train_loss": state.loss_sum / seen,
         }
         if bundle.task != "regression":
@@ -349,6 +349,13 @@ class Trainer:
             row["samples_per_sec"] = state.seen / epoch_seconds if epoch_seconds > 0 else 0.0
         row["wall_time"] = state.train_seconds
         return row
+
+    def _last_step_lr(self) -> float:
+        """The learning rate of the last optimizer step before a metrics row: step `step - 1`
+        (0-based), the rate used during the epoch for per-epoch schedules (step, plateau), the
+        epoch's final rate for those that change every step (cosine, exponential, ...). The
+        plateau schedule reduces its rate only after the row (`end_epoch`)."""
+        return float(self.schedule.lr_at(max(self.state.step - 1, 0), self.steps_per_epoch))
 
     def _layer_stats(self) -> dict[str, Any]:
         """Per-layer activation, gradient, weight and update statistics (the seeds' checks).
