@@ -54,6 +54,7 @@ class RunResult:
     run_dir: Path
     status: str
     summary: dict[str, Any]
+    stopped_by: str | None = None  # with status "interrupted": the StopSignal's reason
 
     def table(self) -> dict[str, Any]:
         """The headline numbers for the final summary table."""
@@ -241,9 +242,12 @@ def restore_trainer(trainer: Trainer, checkpoint: Checkpoint, path: Path) -> Non
 # ---- runs -----------------------------------------------------------------------------------
 
 
-def start_run(cfg, argv: list[str] | None = None, observer_factory: ObserverFactory | None = None) -> RunResult:
+def start_run(cfg, argv: list[str] | None = None, observer_factory: ObserverFactory | None = None,
+              stop: StopSignal | None = None) -> RunResult:
     """Create a run directory for `cfg` and train in it. The directory is made once the data
-    has loaded and the config has passed every check against it."""
+    has loaded and the config has passed every check against it. `stop` (a StopSignal the
+    caller may set, e.g. from another thread) stops the run at the next step boundary, as
+    Ctrl-C and SIGTERM do."""
     cfg = with_absolute_paths(cfg)
     observer = _make_observer(observer_factory, cfg.train.epochs)
     files = RunFiles()
@@ -255,7 +259,8 @@ def start_run(cfg, argv: list[str] | None = None, observer_factory: ObserverFact
             run.write_text(CONFIG_FILE, config_to_yaml(cfg))
             run.log(f"started: {' '.join(argv or sys.argv)}")
             observer.message(f"run directory: {path}")
-            return _train_in(run, cfg, trainer, observer, argv or sys.argv, resumed_from=None)
+            return _train_in(run, cfg, trainer, observer, argv or sys.argv, resumed_from=None,
+                             stop=stop)
         except (OSError, RunDirError) as err:
             _remove_if_nothing_to_resume(run, err)
             raise
@@ -274,18 +279,20 @@ def _remove_if_nothing_to_resume(run: RunDir, err: Exception) -> None:
 
 
 def resume_run(run_dir: str | Path, overrides: list[str] | None = None,
-               observer_factory: ObserverFactory | None = None) -> RunResult:
-    """Continue the run in `run_dir` from its `last` checkpoint, exactly."""
+               observer_factory: ObserverFactory | None = None,
+               stop: StopSignal | None = None) -> RunResult:
+    """Continue the run in `run_dir` from its `last` checkpoint, exactly (`stop`: as in
+    `start_run`)."""
     from mlptrain.rundir import find_run_checkpoint
 
     run = RunDir(run_dir)
     find_run_checkpoint(run.path, "last")
     with RunLock(run.path).acquire(" ".join(sys.argv)):  # then nobody else writes to it
-        return _resume_locked(run, overrides, observer_factory)
+        return _resume_locked(run, overrides, observer_factory, stop)
 
 
 def _resume_locked(run: RunDir, overrides: list[str] | None,
-                   observer_factory: ObserverFactory | None) -> RunResult:
+                   observer_factory: ObserverFactory | None, stop: StopSignal | None) -> RunResult:
     from mlptrain.rundir import find_run_checkpoint
 
     path = find_run_checkpoint(run.path, "last")
@@ -311,7 +318,7 @@ def _resume_locked(run: RunDir, overrides: list[str] | None,
     run.log(f"resumed at epoch {trainer.state.epoch}, step {trainer.state.step}")
     observer.message(f"resuming {run.path} at epoch {trainer.state.epoch}, step {trainer.state.step}")
     trainer.state.status = "running"
-    return _train_in(run, cfg, trainer, observer, sys.argv, resumed_from=str(path))
+    return _train_in(run, cfg, trainer, observer, sys.argv, resumed_from=str(path), stop=stop)
 
 
 def _resume_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -333,10 +340,12 @@ def _make_observer(factory: ObserverFactory | None, epochs: int):
     return factory(epochs) if factory is not None else SilentObserver()
 
 
-def _train_in(run: RunDir, cfg, trainer: Trainer, observer, argv, resumed_from) -> RunResult:
+def _train_in(run: RunDir, cfg, trainer: Trainer, observer, argv, resumed_from,
+              stop: StopSignal | None = None) -> RunResult:
     started = time.time()
     error: DivergenceError | None = None
-    with _stop_on_sigint() as stop:
+    stop = stop or StopSignal()
+    with _stop_on_signals(stop):
         try:
             status = trainer.fit(observer, stop)
         except DivergenceError as err:
@@ -344,13 +353,15 @@ def _train_in(run: RunDir, cfg, trainer: Trainer, observer, argv, resumed_from) 
     if isinstance(trainer.callbacks, RunFiles):
         trainer.callbacks.close()
     if status == "interrupted":
-        run.log(f"interrupted at epoch {trainer.state.epoch}, step {trainer.state.step}")
+        run.log(f"interrupted ({stop.reason or 'stop requested'}) at epoch "
+                f"{trainer.state.epoch}, step {trainer.state.step}")
     summary = _summary(run, cfg, trainer, status, argv, started, resumed_from)
     run.write_json(SUMMARY_FILE, summary)
     run.log(f"finished: {status}")
     if error is not None:
         raise error
-    return RunResult(run_dir=run.path, status=status, summary=summary)
+    return RunResult(run_dir=run.path, status=status, summary=summary,
+                     stopped_by=stop.reason if status == "interrupted" else None)
 
 
 def _metric_columns(trainer: Trainer) -> list[str]:
@@ -362,30 +373,42 @@ def _metric_columns(trainer: Trainer) -> list[str]:
     return ordered + ["best_" + trainer.best.monitor]
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextmanager
-def _stop_on_sigint() -> Iterator[StopSignal]:
-    """First Ctrl-C: stop cleanly at the next step boundary; a second one: stop at once."""
-    stop = StopSignal()
+def _stop_on_signals(stop: StopSignal) -> Iterator[StopSignal]:
+    """The first Ctrl-C or SIGTERM (what `timeout`, `kill`, SLURM and Kubernetes send) sets
+    `stop`: the loop stops cleanly at the next step boundary and checkpoints. A second one
+    stops at once: Ctrl-C raises KeyboardInterrupt, SIGTERM takes its default action.
+    Outside the main thread no handler can be installed and `stop` is only the caller's."""
     try:
-        previous = signal.getsignal(signal.SIGINT)
+        previous = {sig: signal.getsignal(sig) for sig in STOP_SIGNALS}
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, _stop_handler(stop))
     except ValueError:  # not the main thread
-        yield stop
-        return
-
-    def handle(signum, frame):
-        if stop.requested:
-            raise KeyboardInterrupt
-        stop.requested = True
-
-    try:
-        signal.signal(signal.SIGINT, handle)
-    except ValueError:
         yield stop
         return
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stop_handler(stop: StopSignal) -> Callable:
+    import os
+
+    def handle(signum, frame):
+        if not stop.requested:
+            stop.request(signal.Signals(signum).name)
+        elif signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        else:  # a second SIGTERM: die of it, as without a handler
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+
+    return handle
 
 
 def _summary(run: RunDir, cfg, trainer: Trainer, status: str, argv, started: float,

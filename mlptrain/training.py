@@ -129,9 +129,17 @@ class LoopState:
 
 @dataclass
 class StopSignal:
-    """Set by a signal handler (Ctrl-C) to stop at the next step boundary."""
+    """Asks the loop to stop at the next step boundary (checked before every step, so also
+    before an epoch draws its permutation). Set by a signal handler (Ctrl-C, SIGTERM), by the
+    CLI when standard output is closed, or by a caller; `reason` says which."""
 
     requested: bool = False
+    reason: str | None = None  # "SIGINT", "SIGTERM", "broken pipe", ...
+
+    def request(self, reason: str) -> None:
+        """Ask to stop; the first reason is kept."""
+        if not self.requested:
+            self.requested, self.reason = True, reason
 
 
 @dataclass
@@ -209,6 +217,8 @@ class Trainer:
     def _run_epoch(self, observer: Observer, stop: StopSignal) -> bool:
         """One epoch (or the rest of one, after a resume). False if stopped midway."""
         state, cfg = self.state, self.cfg
+        if stop.requested:  # at an epoch boundary: before the next permutation is drawn
+            return False
         if state.batch_in_epoch == 0:
             state.shuffle_state_at_epoch_start = self.shuffle_rng.bit_generator.state
         else:  # resuming mid-epoch: replay the epoch's permutation from its saved start

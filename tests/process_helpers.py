@@ -3,6 +3,7 @@ read the run directory's lock holder."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import subprocess
@@ -10,9 +11,13 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
+from mlptrain.checkpoint import load_checkpoint
+
 REPO = Path(__file__).resolve().parents[1]
+TIMING_COLUMNS = {"epoch_time", "samples_per_sec", "wall_time"}
 
 
 def spiral_raw(root: Path, epochs: int, n_samples: int = 300, **train) -> dict:
@@ -70,3 +75,36 @@ def lock_holder(run_dir: Path) -> dict | None:
 def metrics_epochs(run_dir: Path) -> list[str]:
     lines = (run_dir / "metrics.csv").read_text().splitlines()
     return [line.split(",")[0] for line in lines[1:]]
+
+
+def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
+    """metrics.csv without its timing columns."""
+    with open(run_dir / "metrics.csv", newline="") as handle:
+        return [{k: v for k, v in r.items() if k not in TIMING_COLUMNS}
+                for r in csv.DictReader(handle)]
+
+
+def loop_meta(path: Path) -> dict:
+    """A checkpoint's trainer state (loop counters, RNG, schedule, monitors) without the
+    wall time and the status."""
+    meta = load_checkpoint(path).meta["trainer"]
+    loop = {k: v for k, v in meta["loop"].items() if k not in ("train_seconds", "status")}
+    return {**meta, "loop": loop}
+
+
+def assert_same_run(reference: Path, run: Path, extra_tags: tuple[str, ...] = ()) -> None:
+    """Bit-identical checkpoints (weights, batch-norm buffers, optimizer state), the same
+    trainer state and the same metrics rows (timing columns aside), and the same summary."""
+    for tag in ("last", "best", *extra_tags):
+        a = load_checkpoint(reference / f"checkpoints/{tag}.safetensors").tensors
+        b = load_checkpoint(run / f"checkpoints/{tag}.safetensors").tensors
+        assert sorted(a) == sorted(b), tag
+        for key in a:
+            assert a[key].dtype == b[key].dtype and np.array_equal(a[key], b[key]), (tag, key)
+        assert loop_meta(reference / f"checkpoints/{tag}.safetensors") == \
+            loop_meta(run / f"checkpoints/{tag}.safetensors"), tag
+    assert metrics_rows(reference) == metrics_rows(run)
+    ref_summary = json.loads((reference / "summary.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    for key in ("status", "epochs_completed", "steps", "best_epoch", "best_value", "test"):
+        assert summary[key] == ref_summary[key], key
