@@ -2,7 +2,8 @@
 exists already, memory and file handles over many epochs, and what a load path may never do
 (unpickle, evaluate names, write outside the run directory).
 
-SIGKILL at random points and Ctrl-C are covered by tests/test_training.py.
+SIGKILL at random points is covered by tests/test_training.py, Ctrl-C and SIGTERM by
+tests/test_signals.py and tests/test_stop_every_boundary.py.
 """
 
 from __future__ import annotations

@@ -16,7 +16,8 @@ One module per command (or command group), each a thin layer over one library fu
 
 Library code raises typed errors (`errors.py`); `common.user_errors` turns them into a message
 of one or two lines on stderr and an exit code: 2 for bad input, 1 for a check that ran and
-failed, 130 for an interrupted run, 3 for a bug. `--debug` shows the traceback instead.
+failed, 130 / 143 for a run stopped by Ctrl-C / SIGTERM, 141 when stdout was closed, 3 for
+a bug. `--debug` shows the traceback instead.
 Heavy modules (numpy, pydantic, the training code) are imported inside the commands so that
 `mlptrain --help` starts fast: a command module imports only typer and `common` at the top.
 

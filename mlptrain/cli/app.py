@@ -36,5 +36,5 @@ def main_callback(
 
     Start with `mlptrain train configs/spiral.yaml`, which needs no download and trains in
     seconds. Exit codes: 0 success, 1 a check that ran and failed (gradcheck, a diverged run),
-    2 bad input (config, data, checkpoint), 130 interrupted.
+    2 bad input (config, data, checkpoint), 130 Ctrl-C, 143 SIGTERM, 141 stdout closed.
     """

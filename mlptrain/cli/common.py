@@ -2,11 +2,12 @@
 
 Library errors become `error: <message>` on stderr and an exit code (2 bad input or an OS
 error such as a full disk, 1 a check that ran and failed, 130 interrupted, 3 an internal
-error); `--debug` re-raises instead.
+error; 141, silently, when the reader of stdout went away); `--debug` re-raises instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,10 +31,42 @@ SetOption = Annotated[
 ]
 
 
-def console(stderr: bool = False):
+def console(stderr: bool = False, on_broken_pipe: Callable[[], None] | None = None):
+    """A rich console on stdout (or stderr). When the reader of stdout goes away (EPIPE:
+    `mlptrain ... | head -1`) it falls silent, stdout is pointed at /dev/null, and it calls
+    `on_broken_pipe`; without one it raises BrokenPipeError, which `user_errors` turns into
+    exit 141 (128 + SIGPIPE, what a shell reports for a process a closed pipe stopped)."""
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    made = Console(stderr=stderr, highlight=False, soft_wrap=True)
+    made.on_broken_pipe = lambda: _broken_pipe(made, on_broken_pipe)  # type: ignore[method-assign]
+    return made
+
+
+PIPE_CLOSED = 141  # the exit code when standard output's reader went away (128 + SIGPIPE)
+
+
+def _broken_pipe(made, callback: Callable[[], None] | None) -> None:
+    import errno
+
+    made.quiet = True
+    silence_stdout()
+    if callback is None:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe", STDOUT_NAME)
+    callback()
+
+
+def silence_stdout() -> None:
+    """Point file descriptor 1 at /dev/null, so that later writes and the interpreter's flush
+    at exit cannot fail again (after the reader of a pipe went away)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -60,6 +93,11 @@ def user_errors(debug: bool):
         fail("interrupted", 130)
     except typer.Exit:
         raise
+    except BrokenPipeError:  # stdout's reader went away: not a failure of the command
+        if debug:
+            raise
+        silence_stdout()
+        raise typer.Exit(PIPE_CLOSED) from None
     except OSError as err:  # the machine, not the code: a full disk, a read-only folder, ...
         if debug:
             raise

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mlptrain.cli.common import Debug, Overrides, SetOption, console, user_errors
+from mlptrain.cli.common import PIPE_CLOSED, Debug, Overrides, SetOption, console, user_errors
 
 
 def _set_threads(threads: int | None) -> None:
@@ -51,13 +51,17 @@ def train(
 
     The run directory (runs/<name>-<timestamp>/ by default) holds the resolved config.yaml,
     metrics.csv, layers.jsonl, checkpoints/ (last, best), summary.json and train.log. Ctrl-C
-    saves a checkpoint and prints the command that resumes the run.
+    or SIGTERM (exit 130 or 143), or a closed standard output (exit 141), stops the run at
+    the next step with a checkpoint and prints the command that resumes it.
     """
     extra = list(overrides or []) + list(set_ or [])
     if tensorboard:
         extra.append("run.tensorboard=true")
     with user_errors(debug):
         from mlptrain.errors import ConfigError
+        from mlptrain.training import StopSignal
+
+        stop = StopSignal()
 
         if resume is not None:
             if config is not None and "=" in str(config):
@@ -68,7 +72,8 @@ def train(
             _set_threads(threads or _run_threads(resume))
             from mlptrain.experiment import resume_run
 
-            result = resume_run(resume, overrides=extra, observer_factory=_observer(quiet))
+            result = resume_run(resume, overrides=extra, observer_factory=_observer(quiet, stop),
+                                stop=stop)
         else:
             if config is None:
                 raise ConfigError("missing CONFIG: give a config file, or --resume RUN_DIR",
@@ -81,8 +86,9 @@ def train(
             _set_threads(threads or cfg.train.threads)
             from mlptrain.experiment import start_run
 
-            result = start_run(cfg, argv=sys.argv, observer_factory=_observer(quiet))
-        _finish_training(result, quiet)
+            result = start_run(cfg, argv=sys.argv, observer_factory=_observer(quiet, stop),
+                               stop=stop)
+        _finish_training(result, quiet, stop)
 
 
 def _run_threads(run_dir: Path) -> int | None:
@@ -97,23 +103,40 @@ def _run_threads(run_dir: Path) -> int | None:
         return None
 
 
-def _observer(quiet: bool) -> Callable[[int], Any]:
+def _observer(quiet: bool, stop) -> Callable[[int], Any]:
+    """The progress printer; when stdout's reader goes away it falls silent and asks the run
+    to stop at the next step (a checkpoint, then exit 141)."""
+
     def make(total_epochs: int):
         from mlptrain.report import ConsoleObserver
 
-        return ConsoleObserver(console(), total_epochs, quiet=quiet)
+        out = console(on_broken_pipe=lambda: stop.request(BROKEN_PIPE))
+        return ConsoleObserver(out, total_epochs, quiet=quiet)
 
     return make
 
 
-def _finish_training(result, quiet: bool) -> None:
+BROKEN_PIPE = "broken pipe"
+# why a run stopped early -> (what the message says, the exit code: 128 + the signal's number)
+STOPPED = {"SIGINT": ("interrupted", 130), "SIGTERM": ("terminated (SIGTERM)", 143),
+           BROKEN_PIPE: ("standard output was closed", PIPE_CLOSED)}
+
+
+def _finish_training(result, quiet: bool, stop) -> None:
     from mlptrain.report import metrics_table
 
     if result.status == "interrupted":
+        why, code = STOPPED.get(result.stopped_by or "", ("stopped", 130))
+        s = result.summary
         console(stderr=True).print(
-            f"interrupted: checkpoint saved. Resume with:\n  mlptrain train --resume {result.run_dir}"
+            f"{why}: checkpoint saved at epoch {s['epochs_completed']}, step {s['steps']}. "
+            f"Resume with:\n  mlptrain train --resume {result.run_dir}"
         )
-        raise typer.Exit(130)
+        raise typer.Exit(code)
+    if stop.reason == BROKEN_PIPE:  # the run ended while nobody read its output
+        console(stderr=True).print(f"standard output was closed; the run {result.status}: "
+                                   f"{result.run_dir}")
+        raise typer.Exit(PIPE_CLOSED)
     if not quiet:
         from mlptrain.report import print_loss_curves
         from mlptrain.runs import read_metrics
