@@ -1,11 +1,11 @@
-"""A saved model, loaded back for use: evaluate it on a split, or on another dataset.
+"""A saved model evaluated on a split, or on another dataset.
 
-`load_model(path)` turns a checkpoint file (or a run directory: its `best` checkpoint) into the
-network, its config and its preprocessor, strictly: anything that is not a readable mlptrain
-checkpoint is a `CheckpointError`. `evaluate_checkpoint` then computes exactly what training
-reported for the same checkpoint and split (the same `metrics.evaluate`, the same dtype, the
-preprocessing fitted when the run started, never refitted), plus, for classification, the
-confusion matrix and per-class precision / recall / F1::
+`load_model(path)` (checkpoint/model.py, re-exported here) turns a checkpoint file (or a run
+directory: its `best` checkpoint) into the network, its config and its preprocessor, strictly.
+`evaluate_checkpoint` then computes exactly what training reported for the same checkpoint
+and split (the same `metrics.evaluate`, the same dtype, the preprocessing fitted when the run
+started, never refitted), plus, for classification, the confusion matrix and per-class
+precision / recall / F1::
 
     precision_c = TP_c / (TP_c + FP_c)    recall_c = TP_c / (TP_c + FN_c)
     F1_c = 2 precision_c recall_c / (precision_c + recall_c)
@@ -15,83 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlptrain.checkpoint import Checkpoint, load_checkpoint, write_atomic
-from mlptrain.errors import CheckpointError, ConfigError, DataError
+from mlptrain.checkpoint import LoadedModel, load_model, write_atomic
+from mlptrain.errors import ConfigError, DataError
 
 SPLITS = ("test", "val", "train")
-
-
-@dataclass
-class LoadedModel:
-    """A checkpoint's network, validated config and fitted preprocessor."""
-
-    path: Path  # the checkpoint file
-    checkpoint: Checkpoint
-    cfg: Any  # ExperimentConfig
-    net: Any  # MLP, in the checkpoint's dtype (or the one asked for)
-    preprocessor: Any  # data.Preprocessor
-
-    @property
-    def task(self) -> str:
-        return self.preprocessor.task
-
-    @property
-    def class_names(self) -> list[str] | None:
-        return self.preprocessor.class_names
-
-
-def resolve_checkpoint(target: str | Path) -> Path:
-    """A checkpoint file as given, or the `best` checkpoint of a run directory."""
-    from mlptrain.rundir import find_run_checkpoint
-
-    target = Path(target)
-    return find_run_checkpoint(target, "best") if target.is_dir() else target
-
-
-def load_model(target: str | Path, dtype: str | None = None) -> LoadedModel:
-    """Load a checkpoint (or a run directory's best) into a ready network.
-
-    dtype: None keeps the saved dtype; "float64" rebuilds the network in float64 and casts the
-    saved weights (gradcheck).
-    """
-    from mlptrain.config import validate_config
-    from mlptrain.experiment import saved_preprocessor
-    from mlptrain.metadata_checks import check_model_meta, check_preprocessor_meta
-    from mlptrain.nn import MLP
-
-    path = resolve_checkpoint(target)
-    checkpoint = load_checkpoint(path)
-    meta = checkpoint.meta
-    if not isinstance(meta.get("config"), dict) or not isinstance(meta.get("model"), dict):
-        raise CheckpointError("holds no config or model description", path=path)
-    try:
-        cfg = validate_config(meta["config"], source=str(path))
-    except ConfigError as err:
-        raise CheckpointError(f"holds an invalid config: {err.message}", path=path) from None
-    # An untrusted checkpoint never downloads: its embedded mirrors are dropped, and a download
-    # happens only when the command line asks for it (data.download=true data.mirrors=[...]).
-    cfg.data.download, cfg.data.mirrors = False, None
-    sizes = check_model_meta(meta["model"], path, dtype)
-    if isinstance(meta.get("preprocessor"), dict):
-        check_preprocessor_meta(meta["preprocessor"], sizes, path)
-    model_cfg = dict(meta["model"])
-    if dtype is not None:
-        model_cfg["dtype"] = dtype
-    try:
-        net = MLP.from_config(model_cfg)
-        arrays = checkpoint.group("model")
-        if dtype is not None:
-            arrays = {k: v.astype(net.dtype) for k, v in arrays.items()}
-        net.load_state_arrays(arrays)
-    except (ValueError, TypeError) as err:
-        raise CheckpointError(f"its model does not match its weights: {err}", path=path) from None
-    return LoadedModel(path, checkpoint, cfg, net, saved_preprocessor(checkpoint, path))
 
 
 def data_overrides(cfg, data: str | Path | None, overrides: list[str]):

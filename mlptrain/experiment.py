@@ -27,7 +27,14 @@ import numpy as np
 from mlptrain import __version__
 from mlptrain.assembly import build_trainer
 from mlptrain.assembly import resolve_against_data as resolve_against_data  # gradcheck's import
-from mlptrain.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from mlptrain.checkpoint import (
+    load_checkpoint,
+    restore_trainer,
+    restore_weights,
+    save_checkpoint,
+    saved_preprocessor,
+    trainer_checkpoint,
+)
 from mlptrain.config import config_to_yaml, validate_config, with_absolute_paths
 from mlptrain.errors import CheckpointError, ConfigError, DivergenceError, RunDirError
 from mlptrain.metrics import evaluate, is_binary, metric_names
@@ -168,75 +175,10 @@ class RunFiles:
             ) from None
 
 
-def trainer_checkpoint(trainer: Trainer, cfg_dict: dict, data_info: dict) -> Checkpoint:
-    """Everything needed to evaluate, predict with, or resume this run."""
-    tensors = {f"model.{k}": v for k, v in trainer.net.state_arrays().items()}
-    opt_state = trainer.optimizer.state_dict()
-    tensors.update({f"optimizer.{k}": v for k, v in opt_state["arrays"].items()})
-    prep_state = dict(trainer.bundle.preprocessor.state_dict())
-    tensors.update({f"preprocessor.{k}": v for k, v in prep_state.pop("arrays").items()})
-    meta = {
-        "mlptrain_version": __version__,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "config": cfg_dict,
-        "model": trainer.net.get_config(),
-        "task": trainer.bundle.task,
-        "class_names": trainer.bundle.class_names,
-        "data": data_info,
-        "preprocessor": prep_state,
-        "optimizer": opt_state["scalars"],
-        "trainer": trainer.state_meta(),
-    }
-    return Checkpoint(tensors=tensors, meta=meta)
-
-
 def _prune_periodic(run: RunDir, keep_last: int) -> None:
     periodic = sorted(run.checkpoints.glob("epoch-*.safetensors"))
     for old in periodic[:-keep_last]:
         old.unlink(missing_ok=True)
-
-
-def saved_preprocessor(checkpoint: Checkpoint, path: Path):
-    """The preprocessor fitted when the checkpoint's run started (never refitted)."""
-    from mlptrain.data import Preprocessor
-    from mlptrain.errors import DataError
-    from mlptrain.metadata_checks import check_preprocessor_meta
-
-    state = checkpoint.meta.get("preprocessor")
-    if not isinstance(state, dict):
-        raise CheckpointError("holds no preprocessor state", path=path)
-    model = checkpoint.meta.get("model")
-    sizes = model.get("layer_sizes") if isinstance(model, dict) else None
-    valid = isinstance(sizes, list) and len(sizes) >= 2 and all(
-        isinstance(s, int) and not isinstance(s, bool) for s in sizes)
-    check_preprocessor_meta(state, sizes if valid else None, path)
-    try:
-        return Preprocessor.from_state_dict({**state, "arrays": checkpoint.group("preprocessor")})
-    except DataError as err:
-        raise CheckpointError(err.message, path=path) from None
-
-
-def restore_trainer(trainer: Trainer, checkpoint: Checkpoint, path: Path) -> None:
-    """Load weights, optimizer, schedule, counters and RNG states into `trainer` (strict)."""
-    from mlptrain.metadata_checks import check_loop_state
-    from mlptrain.training import LoopState
-
-    try:
-        check_loop_state(checkpoint.meta["trainer"]["loop"], LoopState, path)
-        trainer.net.load_state_arrays(checkpoint.group("model"))
-        trainer.optimizer.load_state_dict(
-            {"arrays": checkpoint.group("optimizer"), "scalars": checkpoint.meta["optimizer"]}
-        )
-        trainer.restore_meta(checkpoint.meta["trainer"])
-    except KeyError as err:
-        raise CheckpointError(f"is incomplete: its metadata has no {err.args[0]!r} entry",
-                              path=path) from None
-    except (ValueError, TypeError, OverflowError, AttributeError, IndexError) as err:
-        raise CheckpointError(f"does not match this run's model or state: {err}", path=path) from None
-    if not 0 <= trainer.state.batch_in_epoch < trainer.steps_per_epoch:
-        raise CheckpointError(
-            f"trainer.loop.batch_in_epoch is {trainer.state.batch_in_epoch}, but an epoch of this "
-            f"run has {trainer.steps_per_epoch} batches", path=path)
 
 
 # ---- runs -----------------------------------------------------------------------------------
@@ -446,8 +388,7 @@ def _evaluate_best_on_test(run: RunDir, trainer: Trainer) -> dict[str, float] | 
     target = run.checkpoint("best")
     if not target.exists():
         return None
-    best = load_checkpoint(target)
-    trainer.net.load_state_arrays(best.group("model"))
+    restore_weights(trainer.net, target)
     bundle = trainer.bundle
     return evaluate(trainer.net, trainer.loss_fn, bundle.preprocessor, bundle.test.X,
                     bundle.test.y, bundle.task)

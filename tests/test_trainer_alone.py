@@ -182,3 +182,38 @@ def test_a_config_that_does_not_fit_the_data_leaves_no_folder(tmp_path):
                                           "metric of this run"):
         start_run(validate_config(raw))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_taken_in_memory_restores_into_a_fresh_trainer_exactly(tmp_path):
+    """checkpoint.trainer_checkpoint / save / load / restore_trainer, with no run directory:
+    2 epochs, saved, restored into a new Trainer, 2 more epochs == 4 epochs straight."""
+    from mlptrain.checkpoint import (
+        load_checkpoint,
+        restore_trainer,
+        save_checkpoint,
+        saved_preprocessor,
+        trainer_checkpoint,
+    )
+
+    raw = {"data": {"source": "spiral", "n_samples": 200},
+           "model": {"hidden": [8], "dropout": 0.2, "batchnorm": True},
+           "optimizer": {"kind": "adam", "lr": 0.01}, "train": {"epochs": 2, "batch_size": 16}}
+    cfg = validate_config(raw)
+    bundle = load_data(cfg.data, seed=cfg.seed, loss_kind=cfg.loss.kind)
+    first = build_trainer(cfg, bundle)
+    first.fit()
+    path = tmp_path / "two.safetensors"
+    save_checkpoint(path, trainer_checkpoint(first, first.cfg.model_dump(mode="json"), {}))
+
+    longer = validate_config({**raw, "train": {**raw["train"], "epochs": 4}})
+    saved = load_checkpoint(path)
+    resumed = build_trainer(longer, load_data(longer.data, seed=longer.seed,
+                                              preprocessor=saved_preprocessor(saved, path)))
+    restore_trainer(resumed, saved, path)
+    assert resumed.state.epoch == 2
+    resumed.fit()
+    straight = build_trainer(longer, bundle)
+    straight.fit()
+    assert resumed.state.step == straight.state.step
+    for name, value in straight.net.state_arrays().items():
+        assert np.array_equal(resumed.net.state_arrays()[name], value), name
