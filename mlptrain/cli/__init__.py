@@ -5,6 +5,7 @@ One module per command (or command group), each a thin layer over one library fu
     app.py        the Typer app, the top-level help, --version
     common.py     the shared error boundary (`user_errors`), consoles and common options
     train.py      mlptrain train
+    sweep.py      mlptrain sweep, sweep worker (Optuna)
     evaluate.py   mlptrain eval
     gradcheck.py  mlptrain gradcheck
     predict.py    mlptrain predict
@@ -41,12 +42,14 @@ from mlptrain.cli import (
     plot,
     predict,
     runs,
+    sweep,
     train,
 )
 from mlptrain.cli.app import app
 
 COMMANDS = (
     train,
+    sweep,
     evaluate,
     gradcheck,
     predict,
