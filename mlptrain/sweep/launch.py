@@ -200,10 +200,12 @@ def _supervise(sweep_dir: Path, spec: SweepSpec, url: str, name: str, workers: i
     try:
         for i in range(workers):
             pool.spawn(i)
-        while pool.running():
-            time.sleep(0.5)
-            pool.check()
+        while True:
+            pool.check()  # first: a worker killed by a signal is replaced
+            if not pool.running():
+                break
             _notify(url, name, spec, on_update)
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pool.interrupt()
         status = "interrupted"

@@ -79,7 +79,7 @@ class Range:
     def probes(self) -> list[tuple[str, Any]]:
         """(what, value) pairs that stand for every value the range can produce."""
         if self.kind == "choice":
-            return [(f"choice {json.dumps(c)}", c) for c in self.choices]
+            return [("choice", c) for c in self.choices]
         probes = [("lower end", self.low), ("upper end", self.high)]
         if self.is_float and self.step is None:  # a fractional value: is the key a float?
             inside = self.low + (self.high - self.low) * 0.377
@@ -535,5 +535,5 @@ def set_key(raw: dict, key: str, value: Any) -> None:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, float) else f"{value:.6g}"
+    text = f"{value:.6g}" if isinstance(value, float) else json.dumps(value)
     return text if len(text) <= 60 else text[:57] + "..."
