@@ -22,7 +22,8 @@ def test_the_app_has_every_command_of_the_readme_once():
     names = [c.name or c.callback.__name__ for c in app.registered_commands]
     groups = [g.name for g in app.registered_groups]
     assert sorted(names + groups) == sorted(
-        ["train", "eval", "gradcheck", "predict", "inspect", "plot", "runs", "export", "config"])
+        ["train", "sweep", "eval", "gradcheck", "predict", "inspect", "plot", "runs", "export",
+         "config"])
 
 
 def test_help_imports_neither_numpy_nor_the_library():

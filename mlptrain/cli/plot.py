@@ -28,13 +28,21 @@ def plot(
     debug: Debug = False,
 ) -> None:
     """Plot loss, accuracy (or MSE/R²), learning rate and per-layer gradient norms and
-    activation std over epochs as one PNG; with --metric, only the metrics named. Needs
+    activation std over epochs as one PNG; with --metric, only the metrics named. A sweep
+    directory draws its best trials' curves and a second PNG (-values.png) of the objective
+    against each searched key. Needs
     matplotlib: pip install 'mlptrain\\[plot]'. Exit 2 when a run under a folder cannot be
     plotted (the others are drawn; each skipped run is named on stderr)."""
     with user_errors(debug):
         from mlptrain.errors import RunDirError
         from mlptrain.plotting import plot_runs
         from mlptrain.runs import plottable_runs
+        from mlptrain.sweep.plots import is_sweep_dir, plot_sweep
+
+        if len(run_dirs) == 1 and is_sweep_dir(run_dirs[0]):  # the top trials, value vs keys
+            for written in plot_sweep(run_dirs[0], out, list(metric or [])):
+                console().print(f"written: {written}")
+            return
 
         paths, bad = plottable_runs(run_dirs)
         for item in bad:

@@ -143,6 +143,7 @@ def _finish(result, quiet: bool) -> None:
         out.print(f"best: trial {best.trial}, {result.spec.metric} = {best.value:.6g}  "
                   + _params_text(best.params), markup=False)
         out.print(f"reproduce: {result.reproduce}", markup=False)
+    out.print(f"study {result.study_name} in {result.storage}", markup=False)
     out.print(f"sweep directory: {result.sweep_dir}", markup=False)
 
 
