@@ -195,6 +195,7 @@ def _supervise(sweep_dir: Path, spec: SweepSpec, url: str, name: str, workers: i
                on_update: Progress | None) -> SweepResult:
     threads = threads_per_worker(spec, workers)
     lock = _lock(sweep_dir)
+    study = st.load_study(st.open_storage(url, None), name)  # the coordinator only reads
     pool = _WorkerPool(sweep_dir, url, name, threads)
     status = "completed"
     try:
@@ -204,7 +205,7 @@ def _supervise(sweep_dir: Path, spec: SweepSpec, url: str, name: str, workers: i
             pool.check()  # first: a worker killed by a signal is replaced
             if not pool.running():
                 break
-            _notify(url, name, spec, on_update)
+            _notify(study, spec, on_update)
             time.sleep(0.5)
     except KeyboardInterrupt:
         pool.interrupt()
@@ -214,7 +215,7 @@ def _supervise(sweep_dir: Path, spec: SweepSpec, url: str, name: str, workers: i
         lock.close()
     if pool.interrupted:
         status = "interrupted"
-    rows = _rows(url, name, spec)
+    rows = _rows(study, spec)
     best_config = write_outputs(sweep_dir, spec, rows)
     if on_update is not None:
         on_update(rows)
@@ -236,18 +237,17 @@ def _lock(sweep_dir: Path):
     return handle
 
 
-def _rows(url: str, name: str, spec: SweepSpec) -> list[TrialRow]:
-    study = st.load_study(st.open_storage(url, None), name)
+def _rows(study, spec: SweepSpec) -> list[TrialRow]:
     return trial_rows(study.get_trials(deepcopy=False), spec, now=datetime.now())
 
 
-def _notify(url: str, name: str, spec: SweepSpec, on_update: Progress | None) -> None:
+def _notify(study, spec: SweepSpec, on_update: Progress | None) -> None:
     if on_update is None:
         return
     import sqlalchemy.exc
 
     try:
-        rows = _rows(url, name, spec)
+        rows = _rows(study, spec)
     except sqlalchemy.exc.OperationalError:  # a busy database: the next poll shows it
         return
     on_update(rows)

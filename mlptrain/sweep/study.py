@@ -70,7 +70,7 @@ def open_storage(url: str, heartbeat: int | None):
         kwargs["pool_pre_ping"] = True
     try:
         return optuna.storages.RDBStorage(
-            url, engine_kwargs=kwargs, heartbeat_interval=heartbeat,
+            driver_url(url), engine_kwargs=kwargs, heartbeat_interval=heartbeat,
             grace_period=None if heartbeat is None else 4 * heartbeat,
             heartbeat_stale_trial_callback=None if heartbeat is None else retry_callback(),
         )
@@ -79,6 +79,19 @@ def open_storage(url: str, heartbeat: int | None):
                         "PostgreSQL needs psycopg2: pip install -e '.[sweep]'") from None
     except Exception as err:  # sqlalchemy's errors: a bad URL, a refused connection
         raise UserError(f"cannot open storage {redact(url)}: {_first_line(err)}") from None
+
+
+def driver_url(url: str) -> str:
+    """`postgresql://` (and `postgres://`) with the installed driver: SQLAlchemy 2.1 picks
+    psycopg 3 for the bare scheme, while the sweep extra installs psycopg2."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in ("postgresql", "postgres"):
+        return url
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is not None:
+        return f"postgresql+psycopg://{rest}"
+    return f"postgresql+psycopg2://{rest}"
 
 
 def retry_callback():
