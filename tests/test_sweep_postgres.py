@@ -86,11 +86,11 @@ def test_two_workers_share_a_postgres_study_with_unique_trials_and_the_full_budg
 
 
 def test_a_worker_from_elsewhere_joins_a_running_postgres_study(postgres_url, tmp_path):
-    sweep = write_sweep(tmp_path, SWEEP.replace("trials: 4", "trials: 6"))
+    sweep = write_sweep(tmp_path, SWEEP.replace("trials: 4", "trials: 8"))
     proc = cli("sweep", str(sweep), "--out", str(tmp_path / "out"), "--storage", postgres_url,
                "--study", "pg-join")
     try:
-        wait_for(lambda: (tmp_path / "out").exists() and any((tmp_path / "out").iterdir()))
+        wait_for(lambda: list((tmp_path / "out").glob("*/sweep.json")))  # the study exists
         joined = run_cli("sweep", "worker", "--storage", postgres_url, "--study", "pg-join",
                          "--threads", "1")
         assert joined.returncode == 0, joined.stderr
@@ -99,5 +99,5 @@ def test_a_worker_from_elsewhere_joins_a_running_postgres_study(postgres_url, tm
         proc.kill()
     assert proc.returncode == 0, err
     trials = _trials(postgres_url, "pg-join")
-    assert len(trials) == 6 and sorted(t.user_attrs["slot"] for t in trials) == list(range(6))
+    assert len(trials) == 8 and sorted(t.user_attrs["slot"] for t in trials) == list(range(8))
     assert len({t.user_attrs["worker"]["pid"] for t in trials}) == 2
