@@ -12,6 +12,7 @@ last row in memory (on resume, metrics.csv's last row, read once).
 
 from __future__ import annotations
 
+import copy
 import platform
 import signal
 import sys
@@ -62,6 +63,7 @@ class RunResult:
     status: str
     summary: dict[str, Any]
     stopped_by: str | None = None  # with status "interrupted": the StopSignal's reason
+    already_ended: bool = False  # a resume of a run that had ended: nothing was trained or written
 
     def table(self) -> dict[str, Any]:
         """The headline numbers for the final summary table."""
@@ -239,11 +241,10 @@ def _resume_locked(run: RunDir, overrides: list[str] | None,
 
     path = find_run_checkpoint(run.path, "last")
     checkpoint = load_checkpoint(path)
-    raw = checkpoint.meta.get("config")
-    if not isinstance(raw, dict):
+    saved = checkpoint.meta.get("config")
+    if not isinstance(saved, dict):
         raise CheckpointError("holds no config", path=path)
-    if overrides:
-        raw = _resume_overrides(raw, overrides)
+    raw = _resume_overrides(copy.deepcopy(saved), overrides) if overrides else saved
     cfg = validate_config(raw, source=str(path))
     observer = _make_observer(observer_factory, cfg.train.epochs)
     preprocessor = saved_preprocessor(checkpoint, path)
@@ -252,15 +253,76 @@ def _resume_locked(run: RunDir, overrides: list[str] | None,
     if trainer.state.status not in ("running", "interrupted", "completed", "early_stopped"):
         raise RunDirError(f"cannot resume a run whose status is {trainer.state.status!r}",
                           path=run.path)
+    _check_epoch_budget(trainer, path)
+    ended = trainer.ended()
+    if ended is not None:
+        summary = _recorded_summary(run, trainer, ended)
+        if summary is not None:  # ended and recorded: nothing to do, nothing is written
+            return RunResult(run_dir=run.path, status=ended, summary=summary, already_ended=True)
     run.truncate_history(trainer.state.step)
     trainer.last_row = _last_recorded_row(run)  # read once: the row before the resume point
     run.remove_stale_temp_files()
-    if overrides:
-        run.write_text(CONFIG_FILE, config_to_yaml(cfg))
+    _commit_config(run, cfg, trainer, changed=raw != saved)
     run.log(f"resumed at epoch {trainer.state.epoch}, step {trainer.state.step}")
     observer.message(f"resuming {run.path} at epoch {trainer.state.epoch}, step {trainer.state.step}")
     trainer.state.status = "running"
     return _train_in(run, cfg, trainer, observer, sys.argv, resumed_from=str(path), stop=stop)
+
+
+def _check_epoch_budget(trainer: Trainer, path: Path) -> None:
+    """train.epochs may not fall below the epochs a run has done (nor end inside the epoch
+    a checkpoint is in): config.yaml and summary.json would disagree about the run."""
+    state, epochs = trainer.state, trainer.cfg.train.epochs
+    least = state.epoch + (1 if state.batch_in_epoch else 0)
+    if epochs < least:
+        under_way = f" and is inside epoch {least}" if state.batch_in_epoch else ""
+        raise ConfigError(f"train.epochs={epochs} is below the {state.epoch} epochs this run "
+                          f"has completed{under_way}; give train.epochs={least} or more "
+                          "(a resume only continues a run)", path=path.parent.parent)
+
+
+def _recorded_summary(run: RunDir, trainer: Trainer, ended: str) -> dict[str, Any] | None:
+    """summary.json when it records the run as ended at the checkpoint's step; None when it
+    is missing or stale (the process was killed between the last checkpoint and the summary:
+    the resume then writes it, training nothing)."""
+    import json
+
+    from mlptrain.rundir import read_run_text
+
+    target = run.file(SUMMARY_FILE)
+    try:
+        summary = json.loads(read_run_text(target, limit=16 * 1024 * 1024))
+    except (RunDirError, ValueError, RecursionError):
+        return None
+    if not isinstance(summary, dict):
+        return None
+    recorded = (summary.get("status"), summary.get("epochs_completed"), summary.get("steps"))
+    return summary if recorded == (ended, trainer.state.epoch, trainer.state.step) else None
+
+
+def _commit_config(run: RunDir, cfg, trainer: Trainer, changed: bool) -> None:
+    """Make the resumed config the run's, in an order a kill cannot break: an override (a new
+    epoch budget) goes into the `last` checkpoint first, which is what every resume reads;
+    then config.yaml, which is rewritten whenever it differs from the checkpoint's config
+    (so a kill between the two writes is repaired by the next resume)."""
+    if changed:
+        checkpoint = trainer_checkpoint(trainer, cfg.model_dump(mode="json"),
+                                        trainer.bundle.describe())
+        target = run.checkpoint("last")
+        try:
+            save_checkpoint(target, checkpoint)
+        except OSError as err:
+            raise RunDirError(f"could not write checkpoint last ({err.strerror or err}); "
+                              "the previous last checkpoint is intact", path=target) from None
+    from mlptrain.rundir import read_run_text
+
+    text = config_to_yaml(cfg)
+    try:
+        current = read_run_text(run.file(CONFIG_FILE), limit=4 * len(text) + 4096)
+    except RunDirError:  # missing, too large, not a file, not UTF-8: rewritten
+        current = None
+    if current != text:
+        run.write_text(CONFIG_FILE, text)
 
 
 def _resume_overrides(raw: dict, overrides: list[str]) -> dict:

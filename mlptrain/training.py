@@ -197,22 +197,28 @@ class Trainer:
         observer = observer or SilentObserver()
         stop = stop or StopSignal()
         self.callbacks.begin(self)
-        epochs = self.cfg.train.epochs
-        while self.state.epoch < epochs:
+        while (ended := self.ended()) is None:
             if not self._run_epoch(observer, stop):
                 self.state.status = "interrupted"
                 self.callbacks.checkpoint(self, {"last"})
                 return self.state.status
-            if self.early_stopping is not None and self.early_stopping.should_stop:
-                self.state.status = "early_stopped"
-                observer.message(
-                    f"early stopping: {self.early_stopping.monitor} has not improved for "
-                    f"{self.early_stopping.patience} evaluations (best "
-                    f"{self.early_stopping.best:.6g})"
-                )
-                return self.state.status
-        self.state.status = "completed"
-        return self.state.status
+        self.state.status = ended
+        if ended == "early_stopped":
+            es = self.early_stopping
+            observer.message(f"early stopping: {es.monitor} has not improved for "
+                             f"{es.patience} evaluations (best {es.best:.6g})")
+        return ended
+
+    def ended(self) -> str | None:
+        """"early_stopped" or "completed" when no epoch is left to train, else None. Derived
+        from the state alone (the epoch count, the budget, early stopping's counter), so a run
+        restored from its final checkpoint is known to have ended even when the process was
+        killed before recording it."""
+        if self.state.batch_in_epoch:
+            return None
+        if self.early_stopping is not None and self.early_stopping.should_stop:
+            return "early_stopped"
+        return "completed" if self.state.epoch >= self.cfg.train.epochs else None
 
     def _run_epoch(self, observer: Observer, stop: StopSignal) -> bool:
         """One epoch (or the rest of one, after a resume). False if stopped midway."""

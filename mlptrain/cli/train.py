@@ -125,6 +125,9 @@ STOPPED = {"SIGINT": ("interrupted", 130), "SIGTERM": ("terminated (SIGTERM)", 1
 def _finish_training(result, quiet: bool, stop) -> None:
     from mlptrain.report import metrics_table
 
+    if result.already_ended:
+        console().print(_ended_message(result), highlight=False, soft_wrap=True)
+        return
     if result.status == "interrupted":
         why, code = STOPPED.get(result.stopped_by or "", ("stopped", 130))
         s = result.summary
@@ -145,6 +148,18 @@ def _finish_training(result, quiet: bool, stop) -> None:
         out.print(metrics_table(f"run {result.run_dir} ({result.status})", result.table()))
         print_loss_curves(out, read_metrics(result.run_dir))  # on a terminal only
         out.print(f"run directory: {result.run_dir}")
+
+
+def _ended_message(result) -> str:
+    """What `--resume` of a run that had already ended says (it trains and writes nothing)."""
+    s, run_dir = result.summary, result.run_dir
+    head = (f"{run_dir}: the run has already ended ({result.status.replace('_', ' ')} after "
+            f"{s.get('epochs_completed')} epochs); nothing was trained or changed.")
+    if result.status == "early_stopped":
+        return (f"{head}\nEarly stopping ended it: a resume continues a run exactly, and an "
+                "uninterrupted run would have stopped here too, whatever train.epochs is.")
+    return (f"{head}\nTo train more epochs: mlptrain train --resume {run_dir} "
+            f"train.epochs=N (N > {s.get('epochs_completed')})")
 
 
 def register(app: typer.Typer) -> None:
