@@ -82,6 +82,9 @@ def parse_args(argv):
     p.add_argument("--no-startup", action="store_true",
                    help="skip the start-up timings (mlptrain --help, imports)")
     p.add_argument("--out", default=str(HERE / "results"), help="where results are written")
+    p.add_argument("--keep-coretype", action="store_true",
+                   help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for the jobs (default: "
+                   "unset both, so NumPy's OpenBLAS runs the processor's native kernel)")
     args = p.parse_args(argv)
     args.epochs = args.epochs or (1 if args.quick else 3)
     args.repeats = args.repeats or (1 if args.quick else 2)
@@ -96,11 +99,35 @@ def available(job: str) -> bool:
     return module is None or importlib.util.find_spec(module) is not None
 
 
-def thread_env(threads: int) -> dict[str, str]:
+# Some machines force OpenBLAS to an older kernel through these two variables (e.g.
+# OPENBLAS_CORETYPE=Haswell, AVX2 only, on an AVX-512 processor). They are unset together, for
+# the benchmark's child processes only, so that NumPy runs the processor's native kernel, as
+# PyTorch's own MKL already does; --keep-coretype keeps them. Tests and CI never touch them.
+CORETYPE_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+
+
+def thread_env(threads: int, keep_coretype: bool = False) -> dict[str, str]:
     env = dict(os.environ)
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         env[var] = str(threads)
+    if not keep_coretype:
+        for var in CORETYPE_VARS:
+            env.pop(var, None)
     return env
+
+
+def forced_coretype() -> dict[str, str]:
+    """The kernel-forcing variables set in this environment (unset for the children)."""
+    return {v: os.environ[v] for v in CORETYPE_VARS if v in os.environ}
+
+
+def flops_per_epoch(n_rows: int) -> float:
+    """FLOPs of one epoch of 784-256-128-10: per sample 2 * sum(fan_in * fan_out) forward,
+    as much again for the weight gradients, and 2 * fan_in * fan_out for the input gradients of
+    every layer but the first (the 8 GEMMs of the GEMM-only bound)."""
+    sizes = [784, 256, 128, 10]
+    pairs = [a * b for a, b in zip(sizes, sizes[1:], strict=False)]
+    return n_rows * (2 * sum(pairs) * 2 + 2 * sum(pairs[1:]))
 
 
 def run_job(args, trainer: str, optimizer: str, batch: int) -> dict:
@@ -113,7 +140,8 @@ def run_job(args, trainer: str, optimizer: str, batch: int) -> dict:
         cmd += ["--synthetic", str(args.synthetic)]
     if args.limit:
         cmd += ["--limit", str(args.limit)]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=thread_env(args.threads))
+    done = subprocess.run(cmd, capture_output=True, text=True,
+                          env=thread_env(args.threads, args.keep_coretype))
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -160,6 +188,25 @@ def ratio(a: list[float] | None, b: list[float] | None, invert: bool = False) ->
     return f"{1 / value:.0%}" if invert else f"{value:.2f}×"
 
 
+def blas_lines(results: dict, args) -> list[str]:
+    """Which BLAS each job ran (threadpoolctl, from inside the job) and the kernel environment."""
+    forced = results.get("forced_coretype") or {}
+    if forced and not args.keep_coretype:
+        env = (f"this environment sets {', '.join(f'{k}={v}' for k, v in forced.items())}; "
+               "both were unset for the benchmark's jobs (native kernel)")
+    elif forced:
+        env = f"jobs kept {', '.join(f'{k}={v}' for k, v in forced.items())} (--keep-coretype)"
+    else:
+        env = "no OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE in the environment"
+    lines = ["", f"BLAS ({env}):", ""]
+    for job, libs in sorted(results.get("blas", {}).items()):
+        text = "; ".join(f"{b.get('internal_api')} {b.get('version')}, kernel "
+                         f"{b.get('architecture')}, {b.get('num_threads')} threads"
+                         for b in libs) or "not reported (threadpoolctl absent)"
+        lines.append(f"- {job}: {text}")
+    return lines
+
+
 def render(results: dict, args, startup: dict) -> str:
     epochs = results["epochs"]
     batches = args.batches
@@ -169,10 +216,9 @@ def render(results: dict, args, startup: dict) -> str:
         f"training rows; seconds per epoch after a warm-up epoch: median (min–max) of {args.epochs} "
         f"epochs × {args.repeats} interleaved rounds; {args.threads} BLAS threads; "
         f"{platform.processor() or platform.machine()}, {results['when']}.",
-        "",
-        head,
-        "| --- |" + " --- |" * len(batches),
     ]
+    lines += blas_lines(results, args)
+    lines += ["", head, "| --- |" + " --- |" * len(batches)]
     for job, *_ in JOBS:
         if job in epochs:
             lines.append(f"| {LABELS[job]} | "
@@ -196,6 +242,13 @@ def render(results: dict, args, startup: dict) -> str:
     if "gemm" in e:
         row("**fraction of the GEMM-only bound** (bound / mlptrain)",
             lambda b: ratio(m.get(b), e["gemm"].get(b), invert=True))
+    ceiling = results.get("sgemm_gflops")
+    if ceiling:
+        floor = {b: flops_per_epoch(results["n_rows"][-1]) / (ceiling * 1e9) for b in batches}
+        row(f"physical floor: epoch FLOPs / sgemm ceiling ({ceiling:.0f} GFLOP/s)",
+            lambda b: f"{floor[b]:.3f}")
+        row("**fraction of the physical floor** (floor / mlptrain)",
+            lambda b: f"{floor[b] / statistics.median(m[b]):.0%}" if m.get(b) else "—")
     lines += ["", "| process | peak RSS (MiB, max over jobs) |", "| --- | --- |"]
     for job, rss in results["peak_rss_mib"].items():
         lines.append(f"| {LABELS[job]} | {rss:.0f} |")
@@ -234,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     epochs: dict[str, dict[int, list[float]]] = {}
     rss: dict[str, float] = {}
     overhead: dict[int, list[float]] = {}
+    blas: dict[str, list[dict]] = {}
     raw = []
     started = time.perf_counter()
     for r in range(args.repeats):
@@ -243,6 +297,7 @@ def main(argv: list[str] | None = None) -> int:
             measured = result["epoch_times"][1:]  # drop the warm-up epoch
             epochs.setdefault(name, {}).setdefault(batch, []).extend(measured)
             rss[name] = max(rss.get(name, 0.0), result["peak_rss_mib"])
+            blas[name] = result.get("blas", [])
             if name == "mlptrain" and result.get("epoch_walls"):
                 walls, times = result["epoch_walls"][1:], result["epoch_times"][1:]
                 saving = result["epoch_checkpoint_seconds"][1:]
@@ -251,6 +306,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {r + 1}/{args.repeats}  {name:14s} batch {batch:4d}  "
                   f"{statistics.median(measured):.3f} s/epoch  peak {result['peak_rss_mib']:.0f} MiB"
                   f"  [{time.perf_counter() - started:.0f}s]", file=sys.stderr, flush=True)
+    ceiling = run_job(args, "sgemm", "sgd", 0)
+    blas["sgemm"] = ceiling.get("blas", [])
     startup = {} if args.no_startup else startup_times(args)
     n_rows = sorted({r["n_rows"] for r in raw})
     results = {
@@ -259,6 +316,9 @@ def main(argv: list[str] | None = None) -> int:
         "n_rows": n_rows,
         "epochs": epochs,
         "peak_rss_mib": rss,
+        "blas": blas,
+        "forced_coretype": forced_coretype(),
+        "sgemm_gflops": ceiling["gflops"],
         "mlptrain_epoch_overhead": {
             b: (statistics.median(e for e, _ in v), statistics.median(c for _, c in v))
             for b, v in overhead.items() if v},

@@ -213,7 +213,42 @@ def run_gemm(args) -> dict:
     return {"epoch_times": times, "n_rows": n}
 
 
+def run_sgemm(args) -> dict:
+    """The physical ceiling: the best GFLOP/s of one large float32 GEMM (2048 x 2048 x 2048,
+    2 * 2048**3 FLOPs) over a few repeats, with the same BLAS threads as the other jobs.
+
+    Reported as ``epoch_times`` of one pseudo-epoch each (seconds of one GEMM) so that the
+    caller's bookkeeping applies; ``gflops`` is the best repeat.
+    """
+    import numpy as np
+
+    n = 2048
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    out = np.empty((n, n), np.float32)
+    times = []
+    for _ in range(max(args.epochs, 3) + 1):
+        started = time.perf_counter()
+        np.matmul(a, b, out=out)
+        times.append(time.perf_counter() - started)
+    return {"epoch_times": times, "n_rows": n, "gflops": 2 * n**3 / min(times[1:]) / 1e9}
+
+
+def blas_info() -> list[dict]:
+    """The BLAS libraries loaded in this process (threadpoolctl): library, version, the kernel
+    (``architecture``: e.g. Haswell = AVX2, SkylakeX/Cooperlake = AVX-512) and threads."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return []
+    keys = ("internal_api", "version", "architecture", "num_threads", "filepath")
+    return [{k: info.get(k) for k in keys} for info in threadpool_info()
+            if info.get("user_api") == "blas"]
+
+
 WORKERS = {
+    "sgemm": run_sgemm,
     "mlptrain": run_mlptrain,
     "torch": run_torch,
     "torch-ftz": lambda args: run_torch(args, flush_denormal=True),
@@ -248,6 +283,9 @@ def main(argv: list[str] | None = None) -> None:
     result = WORKERS[args.trainer](args)
     result.update({"trainer": args.trainer, "batch": args.batch, "optimizer": args.optimizer,
                    "threads": args.threads, "peak_rss_mib": peak_rss_mib(),
+                   "blas": blas_info(),
+                   "coretype_env": {k: os.environ.get(k)
+                                    for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
                    "process_seconds": time.perf_counter() - started})
     sys.stdout.write(json.dumps(result) + "\n")
 

@@ -31,6 +31,40 @@ def test_bench_quick_writes_a_table_and_json_for_mlptrain_and_the_gemm_bound(tmp
     assert set(data["epochs"]) == {"mlptrain", "gemm"}
     assert all(len(times) == 1 for times in data["epochs"]["mlptrain"].values())
     assert data["peak_rss_mib"]["mlptrain"] > 0
+    # the BLAS each job ran, read by threadpoolctl inside the job, and the sgemm ceiling
+    assert data["blas"]["mlptrain"] and data["blas"]["mlptrain"][0]["num_threads"] == 1
+    assert "kernel" in table and "physical floor" in table
+    assert data["sgemm_gflops"] > 0
+
+
+def test_bench_jobs_run_without_the_forced_coretype_unless_kept(monkeypatch):
+    """Both variables are unset together for the jobs, and only with --keep-coretype kept."""
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("OPENBLAS_L2_SIZE", "1048576")
+    native = bench.thread_env(2)
+    assert "OPENBLAS_CORETYPE" not in native and "OPENBLAS_L2_SIZE" not in native
+    assert native["OPENBLAS_NUM_THREADS"] == "2"
+    kept = bench.thread_env(2, keep_coretype=True)
+    assert kept["OPENBLAS_CORETYPE"] == "Haswell" and kept["OPENBLAS_L2_SIZE"] == "1048576"
+    assert bench.forced_coretype() == {"OPENBLAS_CORETYPE": "Haswell",
+                                       "OPENBLAS_L2_SIZE": "1048576"}
+
+
+def test_flops_per_epoch_counts_the_eight_gemms_by_hand():
+    sys.path.insert(0, str(BENCH.parent))
+    try:
+        import bench
+    finally:
+        sys.path.remove(str(BENCH.parent))
+    # per sample: forward 2*(784*256 + 256*128 + 128*10) = 469,504; weight gradients the same;
+    # input gradients 2*(256*128 + 128*10) = 68,096; total 1,007,104
+    assert bench.flops_per_epoch(1) == 1_007_104
+    assert bench.flops_per_epoch(54_000) == 54_383_616_000
 
 
 @pytest.mark.parametrize("trainer,module", [("torch", "torch"), ("sklearn", "sklearn")])
