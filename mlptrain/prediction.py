@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mlptrain.checkpoint import write_atomic
+from mlptrain.errors import DataError
 
 
 def predict_file(target: str | Path, input_path: str | Path, *, proba: bool = False,
@@ -39,7 +40,12 @@ def predict_file(target: str | Path, input_path: str | Path, *, proba: bool = Fa
     model = load_model(target)
     if threshold is None:
         threshold = model.cfg.data.decision_threshold
-    X = load_features(input_path, model.cfg.data, model.preprocessor)  # (n, n_features)
+    try:
+        X = load_features(input_path, model.cfg.data, model.preprocessor)  # (n, n_features)
+    except DataError as err:
+        if err.hint and "nan_policy" in err.hint:  # a setting of training, not of predict
+            err.hint = "every row needs a finite value in every feature: fill or remove those rows"
+        raise
     _, outputs = predict_outputs(model.net, model.preprocessor, X, model.net.dtype)
     header, columns = prediction_columns(outputs, model.task, model.preprocessor, proba, ids,
                                          threshold)

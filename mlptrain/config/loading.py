@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from mlptrain.config.paths import keys_under, resolve_paths
-from mlptrain.config.schema import ExperimentConfig
+from mlptrain.config.schema import SYNTHETIC_SOURCES, ExperimentConfig
 from mlptrain.errors import ConfigError
 
 MAX_CONFIG_BYTES = 1_000_000
@@ -229,32 +229,102 @@ def with_absolute_paths(cfg: ExperimentConfig) -> ExperimentConfig:
     return cfg if raw == cfg.model_dump(mode="json") else validate_config(raw, source="config")
 
 
+MAX_PROBLEMS_SHOWN = 4  # a message stays within four lines: up to 4 problems, or 3 and "N more"
+
+
 def validate_config(
     raw: Mapping[str, Any],
     source: str = "<config>",
     lines: Mapping[KeyPath, int] | None = None,
     overrides: Mapping[KeyPath, str] | None = None,
 ) -> ExperimentConfig:
-    """Validate a raw mapping into an `ExperimentConfig`, raising a readable ConfigError."""
+    """Validate a raw mapping into an `ExperimentConfig`, raising a readable ConfigError that
+    lists every problem found (up to `MAX_PROBLEMS_SHOWN` lines), one line each."""
+    lines, overrides = lines or {}, overrides or {}
     try:
-        return ExperimentConfig.model_validate(dict(raw))
+        cfg = ExperimentConfig.model_validate(dict(raw))
     except ValidationError as err:
-        messages = [
-            _describe_error(e, lines or {}, overrides or {}) for e in _most_specific(err.errors())
-        ]
-        first, rest = messages[0], len(messages) - 1
-        more = f"\n  ({rest} more problem{'s' if rest > 1 else ''}; fix this one first)" if rest else ""
-        raise ConfigError(first + more, path=source) from None
+        errors = sorted(_most_specific(err.errors()),  # in the order they stand in the file
+                        key=lambda e: _line_of(_clean_loc(e["loc"]), lines))
+        messages = _unique(_describe_error(e, lines, overrides) for e in errors)
+        raise ConfigError(_problem_list(messages), path=source) from None
+    problems = consistency_problems(cfg)
+    if problems:
+        raise ConfigError(_problem_list([f"{'.'.join(loc)}{_where(loc, lines, overrides)}: {text}"
+                                         for loc, text in problems]), path=source)
+    return cfg
+
+
+def _problem_list(messages: list[str]) -> str:
+    """One problem per line: all of them when they fit in `MAX_PROBLEMS_SHOWN` lines, else the
+    first ones and a last line saying how many more there are."""
+    if len(messages) <= MAX_PROBLEMS_SHOWN:
+        return "\n  ".join(messages)
+    shown = messages[: MAX_PROBLEMS_SHOWN - 1]
+    return "\n  ".join([*shown, f"(and {len(messages) - len(shown)} more problems)"])
+
+
+def _unique(messages: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(messages))
+
+
+def consistency_problems(cfg: ExperimentConfig) -> list[tuple[KeyPath, str]]:
+    """Settings that validate one by one but that the run would reject or silently ignore:
+    a monitor that is not a metric of the task, a file path given to a generated data set."""
+    from mlptrain.metrics import metric_names
+
+    problems: list[tuple[KeyPath, str]] = []
+    data = cfg.data
+    if data.source in SYNTHETIC_SOURCES:
+        for key in ("path", "train_path", "val_path", "test_path"):
+            if getattr(data, key) is not None:
+                problems.append((("data", key), (
+                    f"{data.source} is generated from the seed and reads no file; remove "
+                    f"data.{key}, or set data.source to csv, npz or idx")))
+    tasks = [data.task] if data.task != "auto" else ["classification", "multilabel", "regression"]
+    names = _unique(n for t in tasks for n in metric_names(t, has_val=True, binary=True))
+    watched: list[tuple[KeyPath, str]] = [(("train", "checkpoint", "monitor"),
+                                           cfg.train.checkpoint.monitor)]
+    if cfg.train.early_stopping is not None:
+        watched.append((("train", "early_stopping", "monitor"), cfg.train.early_stopping.monitor))
+    if cfg.schedule.kind == "plateau":
+        watched.append((("schedule", "monitor"), cfg.schedule.monitor))
+    for loc, name in watched:
+        if name not in names:
+            hint = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            task = f"a {data.task} run" if data.task != "auto" else "any run"
+            problems.append((loc, f"{name!r} is not a metric of {task}; "
+                             + (f"did you mean {hint[0]!r}? " if hint else "")
+                             + "allowed: " + ", ".join(names)))
+    return problems
 
 
 def _most_specific(errors: list) -> list:
-    """Drop a union's "expected 'balanced'" when another branch of the same field says more
-    (class_weight: [.inf, 1] is a list with a non-finite item, not a wrong literal)."""
-    locs = [_clean_loc(e["loc"]) for e in errors]
-    kept = [e for e, loc in zip(errors, locs, strict=True) if not (
-        e["type"] == "literal_error" and any(other != loc and other[: len(loc)] == loc
-                                             for other in locs))]
+    """Keep, for each value that several branches of a union rejected, the errors of the
+    branch that fits it best: one that looked inside the value (class_weight: [.inf, 1] is a
+    list with a non-finite item) over one that refused its value (activation: ReLU is not an
+    allowed name) over one that refused its type (ReLU is not a list)."""
+    best: dict[KeyPath, int] = {}
+    scored = []
+    for error in errors:
+        site, score = _union_site(error)
+        scored.append((error, site, score))
+        if site is not None:
+            best[site] = max(best.get(site, 0), score)
+    kept = [e for e, site, score in scored if site is None or score == best[site]]
     return kept or errors
+
+
+def _union_site(error: Mapping[str, Any]) -> tuple[KeyPath | None, int]:
+    """(the key path of the union whose branch raised `error`, how well the branch fits:
+    2 the error is inside the value, 1 the value was refused, 0 its type was refused)."""
+    loc = [str(part) for part in error["loc"]]
+    for i, part in enumerate(loc):
+        if _is_branch_label(part):
+            if len(loc) > i + 1 and not all(_is_branch_label(p) for p in loc[i + 1:]):
+                return tuple(loc[:i]), 2
+            return tuple(loc[:i]), 0 if error["type"].endswith("_type") else 1
+    return None, 0
 
 
 def _describe_error(
@@ -267,23 +337,99 @@ def _describe_error(
     if kind == "extra_forbidden":
         loc = loc or tuple(str(part) for part in error["loc"])
         key = ".".join(loc)
-        parent, bad = loc[:-1], loc[-1]
-        allowed = _allowed_keys(parent)
-        hint = difflib.get_close_matches(bad, allowed, n=1, cutoff=0.6)
-        section = ".".join(parent) or "the top level"
-        suggestion = f"did you mean '{hint[0]}'?" if hint else "allowed: " + ", ".join(allowed)
-        return f"unknown key '{key}'{where} in {section}; {suggestion}"
+        section = ".".join(loc[:-1]) or "the top level"
+        return f"unknown key '{key}'{where} in {section}; {_key_suggestion(loc)}"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
-        return f"{key}{where}: {error['input']!r} is not allowed; expected {expected}"
+        hint = _value_suggestion(error["input"], _literal_values(expected))
+        return f"{key}{where}: {error['input']!r} is not allowed; {hint}expected {expected}"
     if kind == "missing":
         return f"{key}{where}: required"
+    if kind in ("model_type", "model_attributes_type", "dict_type") and loc:
+        return f"{key}{where}: {_section_message(loc, error.get('input'))}"
     message = error["msg"].removeprefix("Value error, ")
     for said, plain in _PLAIN_WORDS:
         message = message.replace(said, plain)
     got = error.get("input")
     shown = "" if isinstance(got, Mapping) or "got" in message else f", got {_short_repr(got)}"
     return f"{key}{where}: {_lower_first(message)}{shown}"
+
+
+def _key_suggestion(loc: KeyPath) -> str:
+    """"did you mean ..." for an unknown key: a close name in its own section, else the same
+    name (any case) or a close one in another section (top-level lr -> optimizer.lr); else the
+    keys its section allows."""
+    parent, bad = loc[:-1], loc[-1]
+    allowed = _allowed_keys(parent)
+    near = _close(bad, allowed)
+    if near:
+        return f"did you mean '{near}'?"
+    elsewhere = {".".join(path): path[-1] for path in _all_key_paths() if path[:-1] != parent}
+    exact = [full for full, name in elsewhere.items() if name.lower() == bad.lower()]
+    if exact:
+        return f"did you mean '{exact[0]}'?" if len(exact) == 1 else (
+            "did you mean " + " or ".join(f"'{e}'" for e in exact[:3]) + "?")
+    near_names = difflib.get_close_matches(bad.lower(), sorted(set(elsewhere.values())), n=1,
+                                           cutoff=0.8)
+    if near_names:
+        return f"did you mean '{next(f for f, n in elsewhere.items() if n == near_names[0])}'?"
+    return "allowed: " + ", ".join(allowed)
+
+
+def _close(bad: str, allowed: list[str]) -> str | None:
+    """The allowed name equal to `bad` but for case, else the closest one (difflib)."""
+    for name in allowed:
+        if name.lower() == bad.lower():
+            return name
+    near = difflib.get_close_matches(bad.lower(), allowed, n=1, cutoff=0.6)
+    return near[0] if near else None
+
+
+def _value_suggestion(value: Any, allowed: list[str]) -> str:
+    if not isinstance(value, str):
+        return ""
+    near = _close(value, allowed)
+    return f"did you mean {near!r}? " if near else ""
+
+
+def _literal_values(expected: str) -> list[str]:
+    """"'sgd', 'adam' or 'adagrad'" (pydantic's ctx) -> ['sgd', 'adam', 'adagrad']."""
+    return re.findall(r"'([^']*)'", expected)
+
+
+def _section_message(loc: KeyPath, value: Any) -> str:
+    """A section given as a bare value: `optimizer: adam` -> `optimizer: {kind: adam}`."""
+    keys = _allowed_keys(loc)
+    shown = _short_repr(value)
+    if "kind" in keys and isinstance(value, str):
+        kinds = _literal_values(str(_field_annotation(loc + ("kind",))))
+        near = _close(value, kinds)
+        if near:
+            return (f"is a section, not a name (got {shown}); did you mean "
+                    f"'{loc[-1]}: {{kind: {near}}}'?")
+    return f"must be a section with keys such as {', '.join(keys[:4])}, got {shown}"
+
+
+def _field_annotation(path: KeyPath) -> Any:
+    model: type[BaseModel] = ExperimentConfig
+    for part in path[:-1]:
+        sub = _model_of(model.model_fields[part].annotation)
+        if sub is None:
+            return None
+        model = sub
+    field = model.model_fields.get(path[-1])
+    return field.annotation if field else None
+
+
+def _all_key_paths(model: type[BaseModel] = ExperimentConfig, prefix: KeyPath = ()) -> list[KeyPath]:
+    """Every key path of the schema, sections included (data, data.path, ...)."""
+    paths = []
+    for name, field in model.model_fields.items():
+        paths.append((*prefix, name))
+        sub = _model_of(field.annotation)
+        if sub is not None:
+            paths += _all_key_paths(sub, (*prefix, name))
+    return paths
 
 
 _PLAIN_WORDS = (
@@ -298,15 +444,13 @@ _PLAIN_WORDS = (
 _BRANCH_LABEL = re.compile(r"[a-z][a-z_-]*\[.*\]")
 
 
+def _is_branch_label(part: str) -> bool:
+    return bool(_BRANCH_LABEL.fullmatch(part)) or part in ("str", "int", "float", "bool")
+
+
 def _clean_loc(loc: Iterable[Any]) -> tuple[str, ...]:
     """Drop pydantic's union-branch labels (e.g. 'list[...]', 'literal[...]') from a loc."""
-    cleaned = []
-    for part in loc:
-        text = str(part)
-        if _BRANCH_LABEL.fullmatch(text) or text in ("str", "int", "float", "bool"):
-            continue
-        cleaned.append(text)
-    return tuple(cleaned)
+    return tuple(str(part) for part in loc if not _is_branch_label(str(part)))
 
 
 def _where(loc: KeyPath, lines: Mapping[KeyPath, int], overrides: Mapping[KeyPath, str]) -> str:
@@ -316,6 +460,12 @@ def _where(loc: KeyPath, lines: Mapping[KeyPath, int], overrides: Mapping[KeyPat
         if loc[:cut] in lines:
             return f" (line {lines[loc[:cut]]})"
     return ""
+
+
+def _line_of(loc: KeyPath, lines: Mapping[KeyPath, int]) -> float:
+    """The line of the innermost key of `loc` that the file has (inf: not in the file)."""
+    return next((lines[loc[:cut]] for cut in range(len(loc), 0, -1) if loc[:cut] in lines),
+                float("inf"))
 
 
 def _allowed_keys(parent: KeyPath) -> list[str]:

@@ -242,12 +242,24 @@ def _csv_features(path: Path, cfg: DataConfig, pre: Preprocessor) -> RawData:
     encoded by the model's categories."""
     table = read_table(path, cfg.delimiter, cfg.header)
     n_raw = pre.n_features if pre.categorical is None else pre.categorical.n_raw
-    if table.names and pre.feature_names and set(pre.feature_names) <= set(table.names):
+    named = bool(table.names and pre.feature_names)
+    missing = [n for n in pre.feature_names or [] if named and n not in table.names]
+    if named and not missing:
         columns = [table.names.index(name) for name in pre.feature_names]
+    elif missing and len(missing) < len(pre.feature_names):  # a header short of some features
+        raise DataError(f"has no feature column {', '.join(map(repr, missing))}; the model's "
+                        f"features are {', '.join(pre.feature_names)}", path=path)
     elif table.width == n_raw:
         columns = list(range(table.width))
+    elif table.width < n_raw:
+        raise DataError(f"has {table.width} columns; the model expects {n_raw} "
+                        "feature columns", path=path)
     else:
-        targets = target_columns(table, cfg.target)
+        try:
+            targets = target_columns(table, cfg.target)
+        except DataError:
+            raise DataError(f"has {table.width} columns; the model expects {n_raw} "
+                            f"feature columns (or those and the target column)", path=path) from None
         if table.width != n_raw + len(targets):
             raise DataError(
                 f"has {table.width} columns; the model expects {n_raw} feature "

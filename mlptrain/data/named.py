@@ -12,7 +12,9 @@ holds all four:
 Files missing from all of them are downloaded into the cache (see `download.py`) when
 `data.download` is true, from `data.mirrors` or the set's well-known mirrors. A download is
 verified before it is moved into place: by the SHA-256 of its decompressed bytes where the
-set's sums are known (MNIST), and always by its IDX header (magic, count, 28x28).
+set's sums are known (MNIST), and always by its IDX header (magic, count, 28x28). Local
+files whose labels are byte for byte another set's (MNIST's files named as fashion-mnist) are
+refused.
 
 `IMAGE_SETS` is a registry: tests (or a user) may add sets to it.
 """
@@ -154,6 +156,24 @@ def verifier(spec: ImageSet, role: str):
     return verify
 
 
+def check_not_another_set(spec: ImageSet, paths: dict[str, Path]) -> None:
+    """Refuse local files that are another set's (fashion-mnist pointed at MNIST's folder):
+    the header and sizes of these sets are identical, so the labels files are compared, by
+    the SHA-256 of their decompressed bytes, with the sums known for every other set."""
+    for role in ("train_labels", "test_labels"):
+        filename = spec.files[role]
+        others = [s for s in IMAGE_SETS.values() if s.name != spec.name and filename in s.sha256]
+        if not others:
+            continue
+        digest = hashlib.sha256(idx.read_bytes(paths[role])).hexdigest()
+        for other in others:
+            if other.sha256[filename] == digest:
+                raise DataError(
+                    f"is {other.name}'s {role.replace('_', ' ')} file (its SHA-256 is "
+                    f"{other.name}'s), not {spec.name}'s; point data.path at the {spec.name} "
+                    f"files, or set data.source: {other.name}", path=paths[role])
+
+
 def _not_found(spec: ImageSet, folders: Sequence[Path], why: str) -> DataError:
     names = ", ".join(f"{spec.files[r]}[.gz]" for r in ROLES)
     where = ", ".join(str(f) for f in folders)
@@ -176,6 +196,7 @@ def locate(
     folders = search_path(name, data_path)
     found = find_local(spec, folders)
     if found is not None:
+        check_not_another_set(spec, found)
         return found
     if not allow_download:
         raise _not_found(spec, folders, "data.download is false")
