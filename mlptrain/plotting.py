@@ -1,7 +1,7 @@
 """Training curves of one or more run directories as one PNG (matplotlib, Agg backend).
 
-Six panels over epochs: loss (train solid, validation dashed), accuracy (or validation MSE
-and R² for regression), learning rate, and from layers.jsonl per-layer gradient norms, activation
+Six panels over epochs: loss on a log scale (train solid, validation dashed), accuracy (or
+validation MSE on a log scale with R² on its own right-hand axis, for regression), learning rate, and from layers.jsonl per-layer gradient norms, activation
 std and weight norms. Several runs overlay their curves, one color per run. matplotlib is the
 optional `plot` extra: without it `PlotUnavailable` says how to install it.
 """
@@ -108,21 +108,26 @@ def plot_runs(run_dirs: list[str | Path], out: str | Path,
         return _save(plt, _metric_figure(plt, histories, metrics), out)
     fig, axes = plt.subplots(2, 3, figsize=(16, 9), constrained_layout=True)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    regression = _is_regression(histories)
+    r2_ax = axes[0][1].twinx() if regression else None  # R² on its own (right) axis
     for i, history in enumerate(histories):
         color = colors[i % len(colors)]
-        _curves(axes[0], history, color, several=len(histories) > 1)
+        _curves(axes[0], history, color, several=len(histories) > 1, r2_ax=r2_ax)
         _layer_curves(axes[1], history, colors, i, several=len(histories) > 1)
-    titles = ["loss", _quality_title(histories), "learning rate", "gradient norm per layer",
-              "activation std per layer", "weight norm per layer"]
+    titles = ["loss (log scale)", _quality_title(histories), "learning rate",
+              "gradient norm per layer", "activation std per layer", "weight norm per layer"]
     for ax, title in zip(axes.flat, titles, strict=True):
         ax.set_title(title)
         ax.set_xlabel("epoch")
         ax.grid(True, alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize="small")
-    for ax in (axes[1][0], axes[1][2]):
-        if ax.lines:
-            ax.set_yscale("log")
+    log_axes = [axes[0][0], axes[1][0], axes[1][2]] + ([axes[0][1]] if regression else [])
+    for ax in log_axes:
+        _log_scale_if_positive(ax)
+    if r2_ax is not None:
+        axes[0][1].set_ylabel("MSE (log scale)")
+        r2_ax.set_ylabel("R²")
+    for ax in axes.flat:
+        _legend(ax, r2_ax if ax is axes[0][1] else None)
     fig.suptitle(", ".join(h["name"] for h in histories))
     return _save(plt, fig, out)
 
@@ -161,16 +166,35 @@ def _metric_figure(plt, histories, metrics: list[str]):
     return fig
 
 
+def _is_regression(histories) -> bool:
+    return all("train_accuracy" not in h["metrics"] for h in histories)
+
+
 def _quality_title(histories) -> str:
-    regression = all("train_accuracy" not in h["metrics"] for h in histories)
-    return "validation MSE and R²" if regression else "accuracy"
+    return "validation MSE (left, log scale) and R² (right)" if _is_regression(histories) else (
+        "accuracy")
+
+
+def _log_scale_if_positive(ax) -> None:
+    """A log y axis for curves spanning orders of magnitude (losses, MSE, norms), when every
+    value drawn is positive (NaN gaps allowed)."""
+    values = [v for line in ax.lines for v in line.get_ydata() if v == v]
+    if values and min(values) > 0:
+        ax.set_yscale("log")
+
+
+def _legend(ax, twin=None) -> None:
+    """One legend for the curves of `ax` and of its twin axis, if any."""
+    lines = list(ax.lines) + (list(twin.lines) if twin is not None else [])
+    if lines:  # on the twin, drawn last, so that its curves do not cover the legend
+        (twin or ax).legend(lines, [line.get_label() for line in lines], fontsize="small")
 
 
 def _label(history, what: str, several: bool) -> str:
     return f"{history['name']}: {what}" if several else what
 
 
-def _curves(row, history, color: str, several: bool) -> None:
+def _curves(row, history, color: str, several: bool, r2_ax=None) -> None:
     m = history["metrics"]
     epochs = m["epoch"]
     loss_ax, quality_ax, lr_ax = row
@@ -183,10 +207,9 @@ def _curves(row, history, color: str, several: bool) -> None:
                 quality_ax.plot(epochs, m[key], style, color=color,
                                 label=_label(history, key, several))
     else:
-        for key, style in (("val_mse", "--"), ("val_r2", ":")):
+        for key, style, ax in (("val_mse", "--", quality_ax), ("val_r2", ":", r2_ax or quality_ax)):
             if key in m:
-                quality_ax.plot(epochs, m[key], style, color=color,
-                                label=_label(history, key, several))
+                ax.plot(epochs, m[key], style, color=color, label=_label(history, key, several))
     if "lr" in m:
         lr_ax.plot(epochs, m["lr"], color=color, label=_label(history, "lr", several))
 

@@ -3,7 +3,7 @@
 With this module and `mlptrain.cli`, the only code that writes to the terminal. On a terminal an
 epoch shows a tqdm bar over its batches with the running loss, then one compact line; when
 stdout is not a terminal (CI, nohup, a pipe) each epoch is one plain log line and there is no
-bar. `quiet` prints nothing but errors.
+bar. `quiet` prints nothing here (the CLI then prints the run directory alone).
 """
 
 from __future__ import annotations
@@ -24,13 +24,21 @@ _EPOCH_COLUMNS = (
     ("val_mse", "val_mse", "{:.4g}"),
     ("val_r2", "val_r2", "{:.4f}"),
     ("lr", "lr", "{:.3g}"),
-    ("epoch_time", "time", "{:.2f}s"),
+    ("epoch_time", "time", "seconds"),
 )
+
+
+def format_seconds(seconds: float) -> str:
+    """A duration for a log line: milliseconds below a second (`340ms`, `4.2ms`), else
+    seconds with two decimals (`1.25s`)."""
+    return f"{seconds * 1000:.3g}ms" if seconds < 1 else f"{seconds:.2f}s"
 
 
 def format_value(value: Any, fmt: str = "{:.4g}") -> str:
     if value is None or value == "":
         return "-"
+    if fmt == "seconds" and isinstance(value, int | float):
+        return format_seconds(value)
     try:
         return fmt.format(value)
     except (ValueError, TypeError):
@@ -48,9 +56,10 @@ class ConsoleObserver:
         self._bar = None
         self._done = 0
         self._epoch = 0
+        self._n_batches = 0
 
     def epoch_started(self, epoch: int, n_batches: int, start_batch: int) -> None:
-        self._epoch, self._done = epoch, start_batch
+        self._epoch, self._done, self._n_batches = epoch, start_batch, n_batches
         if self.interactive:
             from tqdm import tqdm
 
@@ -69,15 +78,20 @@ class ConsoleObserver:
         self._close_bar()
         if self.quiet:
             return
-        epoch = row["epoch"]
-        head = f"epoch {epoch:g}/{self.total_epochs}" if isinstance(epoch, float) else (
-            f"epoch {epoch}/{self.total_epochs}"
-        )
-        parts = [head] + [
+        parts = [self._where(row["epoch"])] + [
             f"{label} {format_value(row[key], fmt)}"
             for key, label, fmt in _EPOCH_COLUMNS if row.get(key) is not None
         ]
         self.console.print("  ".join(parts), highlight=False, soft_wrap=True)
+
+    def _where(self, epoch: float) -> str:
+        """`epoch 3/10` at an epoch's end; `epoch 1/3 step 5/17` for an evaluation within
+        one (metrics.csv's epoch is then fractional: 0.294118 = 5 of 17 steps of epoch 1)."""
+        if not isinstance(epoch, float) or epoch == int(epoch):
+            return f"epoch {int(epoch)}/{self.total_epochs}"
+        done = int(epoch)
+        step = round((epoch - done) * self._n_batches)
+        return f"epoch {done + 1}/{self.total_epochs} step {step}/{self._n_batches}"
 
     def download_progress(self, total: int | None, desc: str):
         """A byte-counting bar for one file download (the data layer's `progress` hook)."""

@@ -40,7 +40,8 @@ def train(
         int | None, typer.Option("--threads", min=1, help="BLAS threads (overrides "
                                     "train.threads; default: every core).", show_default=False)
     ] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run directory "
+                                        "(on stdout, for scripts) and errors.")] = False,
     tensorboard: Annotated[
         bool, typer.Option("--tensorboard", help="Also write TensorBoard event files to "
                            "RUN/tb/ (run.tensorboard=true); needs the tensorboard extra.")
@@ -140,7 +141,9 @@ def _finish_training(result, quiet: bool, stop) -> None:
         console(stderr=True).print(f"standard output was closed; the run {result.status}: "
                                    f"{result.run_dir}")
         raise typer.Exit(PIPE_CLOSED)
-    if not quiet:
+    if quiet:
+        typer.echo(str(result.run_dir))  # alone, so that RUN=$(mlptrain train -q ...) works
+    else:
         from mlptrain.report import print_loss_curves
         from mlptrain.runs import read_metrics
 

@@ -1,8 +1,8 @@
 """Experiment configs: the schema (`schema.py`) and safe loading with overrides (`loading.py`)."""
 
+from mlptrain.config.dump import config_to_yaml
 from mlptrain.config.loading import (
     apply_overrides,
-    config_to_yaml,
     load_config,
     parse_yaml,
     read_config_file,

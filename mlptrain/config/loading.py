@@ -502,10 +502,3 @@ def _short_repr(value: Any) -> str:
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text else text
-
-
-def config_to_yaml(cfg: ExperimentConfig) -> str:
-    """The resolved config as YAML, in schema order (what `config show` prints)."""
-    return yaml.safe_dump(
-        cfg.model_dump(mode="json"), sort_keys=False, default_flow_style=None, width=100
-    )

@@ -355,7 +355,8 @@ class EarlyStoppingConfig(Section):
     mode: MonitorMode = Field(
         "auto", description="min or max; auto: max for accuracy/r2, min otherwise."
     )
-    patience: int = Field(10, ge=1, description="Evaluations without improvement before stopping.")
+    patience: int = Field(10, ge=1, description="Evaluations without improvement before stopping "
+                          "(once early stopping is on).")
     min_delta: float = Field(0.0, ge=0.0, description="Smallest change that counts as improvement.")
 
 
@@ -383,7 +384,8 @@ class TrainConfig(Section):
         0, ge=0, description="Evaluate on validation every N steps too (0: once per epoch)."
     )
     early_stopping: EarlyStoppingConfig | None = Field(
-        None, description="Early stopping; null disables it."
+        None, description="Early stopping: off by default (null); giving the section, even "
+        "{} or only a monitor, turns it on with the defaults below.",
     )
     checkpoint: CheckpointConfig = Field(
         default_factory=_default(CheckpointConfig), description="Checkpoint policy."
