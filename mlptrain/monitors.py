@@ -20,6 +20,22 @@ def improves(value: float, best: float | None, mode: str, min_delta: float = 0.0
     return value < best - min_delta if mode == "min" else value > best + min_delta
 
 
+def _saved_best(value: Any) -> float | None:
+    """A best value read back from a checkpoint (untrusted): None or a real number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"a monitor's saved best value must be a number or null, not {value!r}")
+    return float(value)
+
+
+def _saved_count(value: Any, what: str) -> int:
+    """A counter read back from a checkpoint (untrusted): an integer >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"a monitor's saved {what} must be an integer >= 0, not {value!r}")
+    return value
+
+
 @dataclass
 class ImprovementTracker:
     """Tracks the best value of `monitor` and the epoch it was reached at."""
@@ -40,7 +56,9 @@ class ImprovementTracker:
         return asdict(self)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best, self.best_epoch = state["best"], state["best_epoch"]
+        epoch = state["best_epoch"]
+        self.best = _saved_best(state["best"])
+        self.best_epoch = None if epoch is None else _saved_count(epoch, "best epoch")
 
 
 @dataclass
@@ -68,4 +86,5 @@ class EarlyStopping:
         return {"best": self.best, "bad_evaluations": self.bad_evaluations}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best, self.bad_evaluations = state["best"], state["bad_evaluations"]
+        self.best = _saved_best(state["best"])
+        self.bad_evaluations = _saved_count(state["bad_evaluations"], "count of bad evaluations")

@@ -125,7 +125,7 @@ class RunDir:
                 rows = list(csv.DictReader(io.StringIO(read_run_text(metrics))))
             except csv.Error as err:
                 raise RunDirError(f"is not valid CSV ({err})", path=metrics) from None
-            kept = [r for r in rows if None not in r.values() and _step_of(r) <= last_step]
+            kept = [r for r in rows if _complete(r) and _step_of(r) <= last_step]
             out = io.StringIO()
             if rows:
                 writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\r\n")
@@ -261,6 +261,12 @@ def _read_holder(fd: int) -> str:
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             time.sleep(0.01)
     return "its pid and host are not recorded"
+
+
+def _complete(row: Mapping[str | None, Any]) -> bool:
+    """A metrics.csv row with exactly the header's fields: csv.DictReader fills a short row
+    with None values and files a long row's surplus under the key None."""
+    return None not in row and None not in row.values()
 
 
 def _step_of(row: Mapping[str, str]) -> float:

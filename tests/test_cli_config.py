@@ -76,6 +76,8 @@ BAD_CONFIGS = [
     ("override-no-equals", "seed: 0\n", ["optimizer.lr"], ["not of the form key.path=value"]),
     ("override-into-scalar", "seed: 0\n", ["seed.x=1"], ["seed is a int, not a section"]),
     ("negative-weight-decay", "optimizer: {weight_decay: -1}\n", [], ["optimizer.weight_decay", "must be >= 0"]),
+    ("key-with-record-separator", 'optimizer: {"lr\\x1e": 1, "lr\\u2028": 2}\n', [],
+     ["unknown key 'optimizer.lr\\x1e'", "unknown key 'optimizer.lr\\u2028'"]),
     ("betas-out-of-range", "optimizer: {betas: [0.9, 1.5]}\n", [], ["optimizer.betas.1", "must be < 1"]),
 ]
 

@@ -86,6 +86,9 @@ def test_from_state_dict_is_strict():
     state = Preprocessor.fit(np.ones((2, 2), np.float32), "none").state_dict()
     with pytest.raises(DataError, match="version 99"):
         Preprocessor.from_state_dict(state | {"version": 99})
+    for unhashable in ([], {}, [1]):
+        with pytest.raises(DataError, match="reads versions"):
+            Preprocessor.from_state_dict(state | {"version": unhashable})
     with pytest.raises(DataError, match="unknown \\['extra'\\]"):
         Preprocessor.from_state_dict(state | {"extra": 1})
     bad = state | {"arrays": {"offset": np.zeros(3), "divisor": np.ones(2)}}

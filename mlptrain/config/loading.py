@@ -257,11 +257,20 @@ def validate_config(
 
 def _problem_list(messages: list[str]) -> str:
     """One problem per line: all of them when they fit in `MAX_PROBLEMS_SHOWN` lines, else the
-    first ones and a last line saying how many more there are."""
+    first ones and a last line saying how many more there are. Characters that are not
+    printable (a key holding a line or record separator) are shown escaped, so that each
+    problem stays one line."""
+    messages = [_one_line(message) for message in messages]
     if len(messages) <= MAX_PROBLEMS_SHOWN:
         return "\n  ".join(messages)
     shown = messages[: MAX_PROBLEMS_SHOWN - 1]
     return "\n  ".join([*shown, f"(and {len(messages) - len(shown)} more problems)"])
+
+
+def _one_line(message: str) -> str:
+    """`message` with every non-printable character escaped (\\x1e, \\n, \\u2028)."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in message)
 
 
 def _unique(messages: Iterable[str]) -> list[str]:

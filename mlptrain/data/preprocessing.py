@@ -216,7 +216,7 @@ class Preprocessor:
         if not isinstance(state, dict) or state.get("format") != FORMAT:
             raise DataError("the saved preprocessor is not an mlptrain preprocessor state")
         version = state.get("version")
-        if isinstance(version, bool) or version not in _META_KEYS:
+        if not isinstance(version, int) or isinstance(version, bool) or version not in _META_KEYS:
             raise DataError(
                 f"the saved preprocessor has version {version!r}; this mlptrain "
                 f"reads versions {', '.join(map(str, _META_KEYS))}"
