@@ -15,8 +15,6 @@ from tools_helpers import (
     assert_ok,
     bad_checkpoints,
     best_checkpoint,
-    fixture_sine_run,  # noqa: F401 (the sine_run fixture)
-    fixture_spiral_run,  # noqa: F401 (the spiral_run fixture)
     run,
 )
 

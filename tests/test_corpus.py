@@ -35,8 +35,6 @@ from corpus_helpers import (
 from typer.testing import CliRunner
 
 from mlptrain.cli import app
-from mlptrain.config import validate_config
-from mlptrain.experiment import start_run
 
 runner = CliRunner()
 MAX_LINES = 4
@@ -218,15 +216,6 @@ CHECKPOINT_CASES = [
 XFAIL: dict[str, str] = {}
 
 ALL_CASES = CONFIG_CASES + DATA_CASES + CHECKPOINT_CASES
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("good")
-    raw = {"name": "good", "data": {"source": "spiral", "n_samples": 200},
-           "model": {"hidden": [8]}, "train": {"epochs": 2, "batch_size": 32},
-           "run": {"root": str(root / "runs")}}
-    return start_run(validate_config(raw)).run_dir
 
 
 def _materialize(case_dir: Path, files: dict, good_run: Path, uses_run: bool) -> Path | None:

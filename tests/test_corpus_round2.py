@@ -40,7 +40,6 @@ from test_corpus import (
     assert_clean_exit_2,
     config,
     csv_cfg,
-    finished_run,  # noqa: F401 (a fixture)
     npz_cfg,
     runner,
 )
@@ -344,7 +343,7 @@ def _special_files(case_dir: Path, files: dict, run_copy: Path | None) -> dict:
 
 
 @pytest.mark.parametrize("case", [pytest.param(c, id=c[0]) for c in ALL_CASES])
-def test_hostile_input_round_2_is_a_clean_exit_2(tmp_path, finished_run, monkeypatch, case):  # noqa: F811
+def test_hostile_input_round_2_is_a_clean_exit_2(tmp_path, finished_run, monkeypatch, case):
     _, files, args, fragments = case
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLPTRAIN_CACHE", str(tmp_path / "cache"))

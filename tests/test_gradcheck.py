@@ -11,7 +11,6 @@ from tools_helpers import (
     assert_ok,
     bad_checkpoints,
     best_checkpoint,
-    fixture_spiral_run,  # noqa: F401 (the spiral_run fixture)
     run,
     stdout_json,
     write_config,

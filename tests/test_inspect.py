@@ -7,7 +7,6 @@ from __future__ import annotations
 from tools_helpers import (
     assert_clean_error,
     assert_ok,
-    fixture_spiral_run,  # noqa: F401 (the spiral_run fixture)
     run,
     stdout_json,
     write_config,

@@ -15,9 +15,6 @@ from tools_helpers import (
     bad_checkpoints,
     best_checkpoint,
     empty_run_dir,
-    fixture_binary_run,  # noqa: F401 (the binary_run fixture)
-    fixture_sine_run,  # noqa: F401 (the sine_run fixture)
-    fixture_spiral_run,  # noqa: F401 (the spiral_run fixture)
     run,
     train_run,
 )

@@ -1,5 +1,6 @@
-"""Shared fixtures of the tool tests (eval, gradcheck, predict, inspect, plot): small trained
-runs made once per session, bad checkpoint files, and the CliRunner assertions."""
+"""Shared helpers of the tool tests (eval, gradcheck, predict, inspect, plot): training a small
+run, bad checkpoint files, and the CliRunner assertions. The trained-run fixtures built with
+`train_run` live in conftest.py."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from mlptrain.cli import app
@@ -49,34 +49,6 @@ def train_run(root: Path, **sections) -> Path:
     for key, value in sections.items():
         raw.setdefault(key, {}).update(value)
     return start_run(validate_config(raw)).run_dir
-
-
-@pytest.fixture(scope="session", name="spiral_run")
-def fixture_spiral_run(tmp_path_factory) -> Path:
-    """A classification run (spiral, 3 classes, float32)."""
-    return train_run(tmp_path_factory.mktemp("spiral"), train={"epochs": 6})
-
-
-@pytest.fixture(scope="session", name="sine_run")
-def fixture_sine_run(tmp_path_factory) -> Path:
-    """A regression run (sine, mse)."""
-    return train_run(tmp_path_factory.mktemp("sine"), data={"source": "sine", "n_samples": 300},
-                     model={"hidden": [16], "activation": "tanh"})
-
-
-@pytest.fixture(scope="session", name="binary_run")
-def fixture_binary_run(tmp_path_factory) -> Path:
-    """A binary classification run: one sigmoid unit, binary cross-entropy, string labels
-    churn / stay (sorted: churn is class 0, stay class 1)."""
-    root = tmp_path_factory.mktemp("binary")
-    X = np.random.default_rng(0).normal(size=(200, 2))  # (200, 2)
-    labels = np.where(X[:, 0] + X[:, 1] > 0, "stay", "churn")
-    path = root / "churn.csv"
-    lines = [f"{a:.6f},{b:.6f},{c}" for (a, b), c in zip(X.tolist(), labels, strict=True)]
-    path.write_text("a,b,label\n" + "\n".join(lines) + "\n")
-    return train_run(root, data={"source": "csv", "path": str(path)}, model={"hidden": []},
-                     loss={"kind": "binary_cross_entropy"}, optimizer={"lr": 0.1},
-                     train={"epochs": 5})
 
 
 def metrics_rows(run_dir: Path) -> list[dict[str, str]]:
