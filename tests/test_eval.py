@@ -16,9 +16,6 @@ from tools_helpers import (
     bad_checkpoints,
     best_checkpoint,
     empty_run_dir,
-    fixture_binary_run,  # noqa: F401 (the binary_run fixture)
-    fixture_sine_run,  # noqa: F401 (the sine_run fixture)
-    fixture_spiral_run,  # noqa: F401 (the spiral_run fixture)
     metrics_rows,
     run,
     stdout_json,
@@ -26,10 +23,44 @@ from tools_helpers import (
 )
 
 
-def test_eval_test_split_equals_the_runs_summary(spiral_run):
+def _independent_outputs(run_dir: Path, split: str):
+    """The best checkpoint's outputs on a split, by a forward pass written here in NumPy from
+    its parameter arrays (one hidden layer), and the split's targets in their own units."""
+    from mlptrain.evaluation import load_model, load_split
+
+    model = load_model(run_dir, dtype="float64")
+    X, y, _ = load_split(model, model.cfg, split)
+    assert model.net.layer_sizes[1:-1] == [16] and not model.cfg.model.batchnorm
+    act = {"relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh}[model.cfg.model.activation]
+    p = model.net.parameters()
+    h = act(model.preprocessor.transform(X, dtype=np.float64) @ p["layers.0.weight"]
+            + p["layers.0.bias"])  # (n, 16)
+    logits = h @ p["layers.1.weight"] + p["layers.1.bias"]  # (n, n_out)
+    return logits, y
+
+
+def test_eval_test_split_equals_an_independent_computation_and_the_runs_summary(spiral_run):
     result = run("eval", spiral_run, "--json")
     assert_ok(result)
-    assert stdout_json(result)["metrics"] == summary(spiral_run)["test"]
+    metrics = stdout_json(result)["metrics"]
+    logits, y = _independent_outputs(spiral_run, "test")
+    actual = y if y.ndim == 1 else np.argmax(y, axis=1)  # (n,)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))  # log softmax
+    predicted = np.argmax(logits, axis=1)
+    recalls, f1s = [], []
+    for c in range(3):
+        tp = np.sum((predicted == c) & (actual == c))
+        precision = tp / max(np.sum(predicted == c), 1)
+        recall = tp / max(np.sum(actual == c), 1)
+        recalls.append(recall)
+        f1s.append(2 * precision * recall / (precision + recall) if tp else 0.0)
+    assert metrics["loss"] == pytest.approx(-np.mean(log_p[np.arange(len(actual)), actual]),
+                                            rel=1e-5)
+    assert metrics["accuracy"] == pytest.approx(np.mean(predicted == actual))
+    assert metrics["balanced_accuracy"] == pytest.approx(np.mean(recalls))
+    assert metrics["f1_macro"] == pytest.approx(np.mean(f1s))
+    assert metrics == summary(spiral_run)["test"]  # what training reported for that checkpoint
 
 
 def test_eval_val_split_equals_the_metrics_row_of_the_best_epoch(spiral_run):
@@ -120,8 +151,18 @@ def test_eval_regression_reports_mse_mae_r2(sine_run):
     for name in ("mse", "mae", "r2"):
         assert name in out
     assert "confusion" not in out
-    data = stdout_json(run("eval", sine_run, "--json"))
-    assert data["metrics"] == summary(sine_run)["test"]
+    metrics = stdout_json(run("eval", sine_run, "--json"))["metrics"]
+    outputs, y = _independent_outputs(sine_run, "test")  # identity output
+    from mlptrain.evaluation import load_model
+
+    outputs = load_model(sine_run, dtype="float64").preprocessor.inverse_targets(outputs)
+    error = outputs[:, 0] - y.reshape(-1)  # (n,) in the targets' units
+    target = y.reshape(-1)
+    assert metrics["mse"] == pytest.approx(np.mean(error**2), rel=1e-5)
+    assert metrics["mae"] == pytest.approx(np.mean(np.abs(error)), rel=1e-5)
+    r2 = 1 - np.sum(error**2) / np.sum((target - target.mean()) ** 2)
+    assert metrics["r2"] == pytest.approx(r2, rel=1e-5, abs=1e-6)
+    assert metrics == summary(sine_run)["test"]  # what training reported for that checkpoint
 
 
 def test_eval_on_another_file_uses_the_saved_preprocessing(spiral_run, tmp_path):
