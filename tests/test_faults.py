@@ -146,13 +146,13 @@ def tiny_filesystem(tmp_path):
     if shutil.which("mount") is None:
         pytest.skip("no mount command")
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                          capture_output=True, check=False)
+                          capture_output=True, check=False, timeout=60)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run(["umount", "-l", str(mount)], check=False, timeout=60)
 
 
 def test_a_real_full_filesystem_keeps_the_previous_checkpoint(tmp_path, tiny_filesystem):
@@ -249,7 +249,12 @@ def test_resident_memory_of_a_long_cli_run_stays_flat(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "mlptrain", "train", str(cfg), "-q"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     samples = []
+    deadline = time.monotonic() + 600  # a hang guard, not a speed check: 400 tiny epochs
     while proc.poll() is None:
+        if time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            pytest.fail("`mlptrain train` was still running after 600 s: it hangs")
         try:
             status = Path(f"/proc/{proc.pid}/status").read_text()
         except OSError:
@@ -257,7 +262,7 @@ def test_resident_memory_of_a_long_cli_run_stays_flat(tmp_path):
         rss = [int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS")]
         samples += rss
         time.sleep(0.1)
-    assert proc.wait() == 0, proc.stderr.read()
+    assert proc.wait(timeout=60) == 0, proc.stderr.read()
     assert len(samples) >= 10, "the run was too short to sample"
     settled = samples[len(samples) // 4:]
     assert max(settled) - settled[0] < 20 * 1024, f"RSS grew from {settled[0]} to {max(settled)} kB"

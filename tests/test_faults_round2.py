@@ -48,30 +48,37 @@ def tiny_filesystem(tmp_path):
     if shutil.which("mount") is None:
         pytest.skip("no mount command")
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                          capture_output=True, check=False)
+                          capture_output=True, check=False, timeout=60)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode(errors='replace').strip()}")
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run(["umount", "-l", str(mount)], check=False, timeout=60)
 
 
 def fill(folder: Path, leave: int) -> Path:
     """Fill the file system of `folder` until at most `leave` bytes are free (real ENOSPC)."""
     filler = folder / "filler"
+    stats = os.statvfs(folder)
+    capacity = stats.f_blocks * stats.f_frsize  # no file system takes more than its size
     with open(filler, "wb") as handle:
         chunk = bytes(4096)
+        written = 0
         while True:
             stats = os.statvfs(folder)
             if stats.f_bavail * stats.f_frsize <= leave:
                 break
+            if written > capacity:  # bounded: a file system that never fills fails, not hangs
+                pytest.fail(f"wrote {written} bytes into a {capacity}-byte file system "
+                            "without filling it")
             try:
                 handle.write(chunk)
                 handle.flush()
             except OSError as err:
                 assert err.errno == errno.ENOSPC
                 break
+            written += len(chunk)
     return filler
 
 
