@@ -57,10 +57,10 @@ def test_relu_derivative_is_zero_at_the_kink_and_leaky_relu_takes_its_slope():
     relu = get_activation("relu")
     relu.forward(z.copy(), np.empty_like(z))
     np.testing.assert_array_equal(relu.backward(np.ones_like(z)), [[0.0, 0.0, 1.0]])
-    leaky = get_activation("leaky_relu")  # default slope 0.01
+    leaky = get_activation({"name": "leaky_relu", "negative_slope": 0.01})
     np.testing.assert_allclose(leaky.forward(z.copy(), np.empty_like(z)), [[0.0, -0.01, 2.0]])
     np.testing.assert_allclose(leaky.backward(np.ones_like(z)), [[0.01, 0.01, 1.0]])
-    elu = get_activation("elu")  # default alpha 1: slope 1 at 0 from both sides
+    elu = get_activation({"name": "elu", "alpha": 1.0})  # slope 1 at 0 from both sides
     np.testing.assert_allclose(elu.forward(z.copy(), np.empty_like(z)), [[0.0, math.exp(-1) - 1, 2.0]])
     np.testing.assert_allclose(elu.backward(np.ones_like(z)), [[1.0, math.exp(-1), 1.0]])
 
@@ -175,10 +175,12 @@ def test_normal_and_uniform_take_their_scale_and_say_it_in_their_config():
     w = get_initializer({"name": "uniform", "limit": 0.3})(np.empty((300, 200)), rng)
     assert -0.3 <= w.min() < -0.299 and 0.299 < w.max() < 0.3
     assert get_initializer({"name": "uniform", "limit": 0.3}).variance(1, 1) == pytest.approx(0.03)
-    assert get_initializer("normal").get_config() == {"name": "normal", "std": 0.01}
-    assert get_initializer("uniform").get_config() == {"name": "uniform", "limit": 0.05}
+    assert get_initializer({"name": "normal", "std": 0.2}).get_config() == {"name": "normal",
+                                                                            "std": 0.2}
+    assert get_initializer({"name": "uniform", "limit": 0.3}).get_config() == {
+        "name": "uniform", "limit": 0.3}
     assert get_initializer("he_normal").get_config() == {"name": "he_normal"}
-    assert get_initializer("normal").variance(3, 4) == pytest.approx(1e-4)
+    assert get_initializer({"name": "normal", "std": 0.01}).variance(3, 4) == pytest.approx(1e-4)
 
 
 def test_initializer_draws_in_the_arrays_dtype_and_auto_follows_the_activation():

@@ -52,33 +52,29 @@ def test_cosine_fractional_warmup_reaches_lr_and_caps_it():
     assert s.lr_at(9, 3) == pytest.approx(1.0 * (1 + math.cos(math.pi * 1.5 / 8.5)))
 
 
-def test_cosine_without_min_lr_ends_at_zero_and_defaults():
-    s = get_schedule("cosine", 1.0, epochs=4)
+def test_cosine_with_min_lr_zero_ends_at_zero():
+    s = get_schedule("cosine", 1.0, epochs=4, min_lr=0.0, warmup_epochs=0.0)
+    assert s.lr_at(0, 2) == 1.0
     assert s.lr_at(4, 2) == pytest.approx(0.5)  # halfway: epoch 2 of 4
     assert s.lr_at(100, 2) == pytest.approx(0.0, abs=1e-15)
-    assert (s.min_lr, s.warmup_epochs, s.epochs) == (0.0, 0.0, 4.0)
 
 
-def test_step_decay_default_gamma_and_floor_at_exact_multiples():
-    s = get_schedule("step", 1.0, step_size=3)
-    assert s.gamma == 0.1
+def test_step_decay_floor_at_exact_multiples():
+    s = get_schedule("step", 1.0, step_size=3, gamma=0.1)
     assert [s.lr_at(e, 1) for e in (0, 2, 3, 5, 6)] == pytest.approx([1, 1, 0.1, 0.1, 0.01])
     third = get_schedule("step", 1.0, step_size=1, gamma=0.5)
     assert third.lr_at(1, 3) == 1.0 and third.lr_at(3, 3) == 0.5  # epoch 1/3 and 1
 
 
-def test_inverse_time_defaults_and_zero_decay():
-    s = get_schedule("inverse_time", 0.6)
-    assert (s.decay, s.power) == (1.0, 1.0)
+def test_inverse_time_by_hand_and_zero_decay():
+    s = get_schedule("inverse_time", 0.6, decay=1.0, power=1.0)
     assert s.lr_at(20, 10) == pytest.approx(0.6 / 3)
     assert get_schedule("inverse_time", 0.6, decay=0.0).lr_at(50, 1) == 0.6
 
 
-def test_plateau_defaults_min_mode_with_negative_best_and_cooldown():
-    s = get_schedule("reduce_on_plateau", 1.0)
-    assert (s.mode, s.factor, s.patience, s.threshold, s.min_lr, s.cooldown) == (
-        "min", 0.1, 10, 1e-4, 0.0, 0)
-    s = get_schedule("reduce_on_plateau", 1.0, patience=0, threshold=0.1, cooldown=1)
+def test_plateau_min_mode_with_negative_best_and_cooldown():
+    s = get_schedule("plateau", 1.0, mode="min", factor=0.1, patience=0, threshold=0.1,
+                     cooldown=1)
     s.end_epoch(-10.0)
     s.end_epoch(-10.5)  # not < -10 - 1: bad -> reduce, cooldown 1
     assert s.lr_at(0, 1) == pytest.approx(0.1)
@@ -91,33 +87,33 @@ def test_plateau_defaults_min_mode_with_negative_best_and_cooldown():
 
 
 def test_plateau_max_mode_with_negative_best_and_exact_threshold():
-    s = get_schedule("reduce_on_plateau", 1.0, mode="max", patience=0, threshold=0.5)
+    s = get_schedule("plateau", 1.0, mode="max", factor=0.1, patience=0, threshold=0.5)
     s.end_epoch(-2.0)
     s.end_epoch(-1.0)  # -1 > -2 + 1 is false (equal): bad -> reduce
     assert s.lr_at(0, 1) == pytest.approx(0.1)
     s.end_epoch(-0.5)  # > -2 + 1: better
     assert s.best == -0.5
-    s = get_schedule("reduce_on_plateau", 1.0, mode="max", patience=0, threshold=0.5)
+    s = get_schedule("plateau", 1.0, mode="max", factor=0.1, patience=0, threshold=0.5)
     s.end_epoch(2.0)
     s.end_epoch(3.0)  # 3 > 2 * 1.5 is false (equal): bad
     assert s.lr_at(0, 1) == pytest.approx(0.1)
-    s = get_schedule("reduce_on_plateau", 1.0, patience=0, threshold=0.5)
+    s = get_schedule("plateau", 1.0, mode="min", factor=0.1, patience=0, threshold=0.5)
     s.end_epoch(2.0)
     s.end_epoch(1.0)  # 1 < 2 * 0.5 is false (equal): bad
     assert s.lr_at(0, 1) == pytest.approx(0.1)
 
 
 def test_plateau_needs_the_metric_and_state_round_trips_with_a_best():
-    s = get_schedule("reduce_on_plateau", 1.0, patience=1)
+    s = get_schedule("plateau", 1.0, mode="min", factor=0.1, patience=1, cooldown=0)
     with pytest.raises(ValueError) as info:
         s.end_epoch(None)
-    assert str(info.value) == "reduce_on_plateau needs the monitored metric at every epoch end"
+    assert str(info.value) == "plateau needs the monitored metric at every epoch end"
     s.end_epoch(1.0)
     s.end_epoch(2.0)
     state = s.state_dict()
-    assert state == {"arrays": {}, "scalars": {"name": "reduce_on_plateau", "current_lr": 1.0,
+    assert state == {"arrays": {}, "scalars": {"name": "plateau", "current_lr": 1.0,
                                                "best": 1.0, "num_bad": 1, "cooldown_left": 0}}
-    t = get_schedule("reduce_on_plateau", 1.0, patience=1)
+    t = get_schedule("plateau", 1.0, mode="min", factor=0.1, patience=1, cooldown=0)
     t.load_state_dict(state)
     assert (t.current_lr, t.best, t.num_bad, t.cooldown_left) == (1.0, 1.0, 1, 0)
     t.end_epoch(2.0)
@@ -141,10 +137,10 @@ def test_plateau_needs_the_metric_and_state_round_trips_with_a_best():
     ("reduce_on_plateau", {"lr": 1.0, "patience": -1}, "patience must be an int >= 0, got -1"),
     ("reduce_on_plateau", {"lr": 1.0, "patience": 1.0}, "patience must be an int >= 0, got 1.0"),
     ("reduce_on_plateau", {"lr": 1.0, "cooldown": -1}, "cooldown must be an int >= 0, got -1"),
-    ("reduce_on_plateau", {"lr": 1.0, "threshold": -1},
-     "threshold and min_lr must be >= 0, got -1, 0.0"),
-    ("reduce_on_plateau", {"lr": 1.0, "min_lr": -1},
-     "threshold and min_lr must be >= 0, got 0.0001, -1"),
+    ("reduce_on_plateau", {"lr": 1.0, "threshold": -1, "min_lr": 0.5},
+     "threshold and min_lr must be >= 0, got -1, 0.5"),
+    ("reduce_on_plateau", {"lr": 1.0, "min_lr": -1, "threshold": 0.5},
+     "threshold and min_lr must be >= 0, got 0.5, -1"),
     ("constant", {"lr": 1.0, "gamma": 2}, "bad options for schedule 'constant': {'gamma': 2}"),
 ])
 def test_schedule_errors_name_the_bad_value(name, kwargs, message):
@@ -160,7 +156,7 @@ def test_schedule_errors_name_the_bad_value(name, kwargs, message):
 ])
 def test_lr_at_refuses_bad_steps(step, per_epoch, message):
     for s in (get_schedule("constant", 1.0), get_schedule("cosine", 1.0, epochs=2),
-              get_schedule("reduce_on_plateau", 1.0)):
+              get_schedule("plateau", 1.0)):
         with pytest.raises(ValueError) as info:
             s.lr_at(step, per_epoch)
         assert str(info.value) == message
