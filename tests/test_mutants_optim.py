@@ -144,6 +144,7 @@ def test_plateau_needs_the_metric_and_state_round_trips_with_a_best():
     ("constant", {"lr": 1.0, "gamma": 2}, "bad options for schedule 'constant': {'gamma': 2}"),
 ])
 def test_schedule_errors_name_the_bad_value(name, kwargs, message):
+    kwargs = dict(kwargs)  # the parameter is shared between runs: never mutate it
     lr = kwargs.pop("lr")
     with pytest.raises(ValueError) as info:
         get_schedule(name, lr, **kwargs)
