@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from mutant_helpers import defaults_applied
 
 from mlptrain.nn import get_activation
 from mlptrain.nn.activations import identity, sigmoid, softmax
@@ -208,3 +209,11 @@ def test_initializer_errors_name_the_bad_value(spec, message):
     with pytest.raises(ValueError) as info:
         get_initializer(spec)
     assert str(info.value).startswith(message), str(info.value)
+
+
+def test_default_constructed_activations_initializers_and_losses_hold_the_documented_defaults():
+    from mlptrain.nn import ACTIVATIONS, INITIALIZERS, LOSSES
+
+    assert defaults_applied(ACTIVATIONS, {}) >= 2  # leaky_relu's slope, elu's alpha
+    assert defaults_applied(INITIALIZERS, {}) >= 2  # normal's std, uniform's limit
+    assert defaults_applied(LOSSES, {}, resolved=("output",)) >= 1  # huber's delta

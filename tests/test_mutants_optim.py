@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pytest
+from mutant_helpers import defaults_applied
 
 from mlptrain.optim import clip_grad_norm_, get_optimizer, get_schedule
 from mlptrain.optim.clipping import global_norm
@@ -348,3 +349,34 @@ def test_optimizer_bounds_are_inclusive_where_documented():
     get_optimizer("adam", betas=(0.0, 0.0))
     get_optimizer("rmsprop", alpha=0.0, momentum=0.0)
     get_optimizer("adamw", weight_decay=0.0)
+
+
+# ---- defaults ---------------------------------------------------------------------------------
+
+
+def test_default_constructed_optimizers_and_schedules_hold_the_documented_defaults():
+    from mlptrain.optim import OPTIMIZERS, SCHEDULES
+
+    assert defaults_applied(OPTIMIZERS, {}) >= 15
+    assert defaults_applied(SCHEDULES, {name: {"lr": 1.0} for name in SCHEDULES.names()}
+                             | {"cosine": {"lr": 1.0, "epochs": 10}}) >= 10
+
+
+def test_plateau_improvement_thresholds_met_exactly_or_passed():
+    s = get_schedule("plateau", 1.0, mode="min", factor=0.1, patience=0, threshold=0.1)
+    s.end_epoch(-10.0)
+    s.end_epoch(-11.0)  # exactly best - |best| * threshold: not better (strict)
+    assert s.best == -10.0 and s.lr_at(0, 1) == pytest.approx(0.1)
+    s = get_schedule("plateau", 1.0, mode="max", factor=0.1, patience=0, threshold=0.5)
+    s.end_epoch(2.0)
+    s.end_epoch(3.5)  # > 2 * 1.5: better
+    assert s.best == 3.5 and s.lr_at(0, 1) == 1.0
+    s = get_schedule("plateau", 1.0, mode="max", factor=0.1, patience=0, threshold=0.5)
+    s.end_epoch(-2.0)
+    s.end_epoch(-1.0)  # exactly best + |best| * threshold: not better
+    assert s.best == -2.0
+
+
+def test_cosine_min_lr_may_equal_lr():
+    s = get_schedule("cosine", 0.5, epochs=3, min_lr=0.5, warmup_epochs=0.0)
+    assert s.lr_at(2, 1) == 0.5
