@@ -217,3 +217,22 @@ def test_default_constructed_activations_initializers_and_losses_hold_the_docume
     assert defaults_applied(ACTIVATIONS, {}) >= 2  # leaky_relu's slope, elu's alpha
     assert defaults_applied(INITIALIZERS, {}) >= 2  # normal's std, uniform's limit
     assert defaults_applied(LOSSES, {}, resolved=("output",)) >= 1  # huber's delta
+
+
+def test_the_init_auto_sentence_lists_the_relu_family_then_the_rest():
+    from mlptrain.nn.activations import default_init_sentence
+
+    assert default_init_sentence() == (
+        "he_normal for relu, leaky_relu, elu, gelu; xavier_uniform otherwise")
+
+
+def test_repr_of_an_activation_with_two_options_separates_them_with_a_comma():
+    from mlptrain.nn.activations import Activation
+
+    class Scaled(Activation):
+        name = "scaled"
+
+        def get_config(self):
+            return {"name": self.name, "scale": 2.0, "shift": "x"}
+
+    assert repr(Scaled()) == "Scaled(scale=2.0, shift='x')"

@@ -127,3 +127,14 @@ def test_classification_summary_counts_every_class_and_records_the_threshold():
                                  "f1": pytest.approx(2 / 3), "support": 2}
     assert s["averages"]["weighted"]["support"] == 3
     assert s["log_loss"] == pytest.approx(-(math.log(0.7) + math.log(0.6) + math.log(0.8)) / 3)
+
+
+def test_log_loss_of_certain_right_answers_is_minus_log_of_one_minus_eps_exactly():
+    eps = np.finfo(np.float64).eps
+    value = m.log_loss(np.array([[0.0, 1.0], [1.0, 0.0]]), np.array([1, 0]))
+    assert value > 0 and value == pytest.approx(-math.log(1 - eps), rel=1e-9, abs=0)
+
+
+def test_quality_metrics_of_a_single_sample():
+    q = m.quality_metrics(np.array([[0.8, 0.2]]), np.array([0]), "classification")
+    assert q["accuracy"] == 1.0

@@ -334,3 +334,18 @@ def test_dropout_zero_is_no_layer_and_eval_mode_needs_no_rng():
     net = _net(dropout=0.0, input_dropout=0.0)
     np.testing.assert_array_equal(net.forward(X, training=True), net.forward(X))
     assert all(s["dropout"] == 0.0 for s in net.layer_summaries())
+
+
+def test_dead_and_saturated_fractions_at_their_thresholds():
+    net = MLP([1, 2, 1], activation="relu", output="identity", dtype="float64")
+    net.parameters()["layers.0.weight"][:] = [[0.5, -1.0]]
+    net.parameters()["layers.0.bias"][:] = 0.0
+    net.forward(np.array([[1.0], [0.2]]))  # unit 0: 0.5, 0.1 (alive, below 1); unit 1 dead
+    assert net.activation_stats()[0]["dead_fraction"] == 0.5
+    for activation, values, expected in (
+            ("sigmoid", [[0.03, 0.97], [0.0299, 0.9701]], 0.5),  # strict: 0.03 and 0.97 are not
+            ("tanh", [[0.97, -0.97], [0.9701, -0.9701]], 0.5)):
+        net = MLP([1, 2, 1], activation=activation, output="identity", dtype="float64")
+        net.forward(np.zeros((2, 1)))
+        net.hidden_activations()[0][:] = values  # the cached activations the stats read
+        assert net.activation_stats()[0]["saturated_fraction"] == expected, activation

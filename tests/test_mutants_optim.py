@@ -380,3 +380,46 @@ def test_plateau_improvement_thresholds_met_exactly_or_passed():
 def test_cosine_min_lr_may_equal_lr():
     s = get_schedule("cosine", 0.5, epochs=3, min_lr=0.5, warmup_epochs=0.0)
     assert s.lr_at(2, 1) == 0.5
+
+
+@pytest.mark.parametrize("name", ["rmsprop", "adagrad"])
+def test_coupled_decay_of_rmsprop_and_adagrad_respects_the_mask(name):
+    mask = np.array([1.0, 0.0, 1.0])
+    decayed = get_optimizer(name, weight_decay=0.5, decay_mask=mask)
+    plain = get_optimizer(name)
+    p, q = P0.copy(), P0.copy()
+    decayed.step(p, G1, 0.1)
+    plain.step(q, G1 + 0.5 * mask * P0, 0.1)
+    np.testing.assert_allclose(p, q, rtol=1e-15)
+
+
+def test_rmsprop_without_momentum_keeps_only_its_square_average():
+    opt = get_optimizer("rmsprop", momentum=0.0)
+    opt.step(P0.copy(), G1, 0.1)
+    assert set(opt.state_dict()["arrays"]) == {"square_avg"}
+    with_momentum = get_optimizer("rmsprop", momentum=0.5)
+    with_momentum.step(P0.copy(), G1, 0.1)
+    assert set(with_momentum.state_dict()["arrays"]) == {"square_avg", "momentum_buffer"}
+
+
+def test_zero_eps_is_refused_and_zero_threshold_is_allowed():
+    assert _messages(lambda: get_optimizer("rmsprop", eps=0.0)) == "eps must be > 0, got 0.0"
+    s = get_schedule("plateau", 1.0, mode="min", factor=0.5, patience=0, threshold=0.0)
+    s.end_epoch(1.0)
+    s.end_epoch(0.999)  # any decrease is better with threshold 0
+    assert s.best == 0.999 and s.lr_at(0, 1) == 1.0
+
+
+def test_a_fresh_plateau_schedule_has_no_bad_epochs_and_no_cooldown():
+    s = get_schedule("plateau", 1.0, mode="min", factor=0.5, patience=1, cooldown=0)
+    assert s.state_dict()["scalars"] == {"name": "plateau", "current_lr": 1.0, "best": None,
+                                         "num_bad": 0, "cooldown_left": 0}
+
+
+def test_flush_keeps_the_smallest_normal_number():
+    opt = get_optimizer("sgd", momentum=0.5)
+    opt.step(np.zeros(2, np.float32), np.zeros(2, np.float32), 0.0)
+    tiny = np.finfo(np.float32).tiny
+    opt.state["momentum_buffer"][:] = [tiny, -tiny]
+    opt._flush_subnormals()
+    np.testing.assert_array_equal(opt.state["momentum_buffer"], np.array([tiny, -tiny], np.float32))
