@@ -138,3 +138,40 @@ def test_log_loss_of_certain_right_answers_is_minus_log_of_one_minus_eps_exactly
 def test_quality_metrics_of_a_single_sample():
     q = m.quality_metrics(np.array([[0.8, 0.2]]), np.array([0]), "classification")
     assert q["accuracy"] == 1.0
+
+
+def test_predict_outputs_keeps_the_networks_dtype_width_and_eval_mode():
+    X = np.random.default_rng(3).normal(size=(7, 2))  # (7, 2)
+    net = MLP([2, 3, 2], dropout=0.5, output="softmax", dtype="float32", seed=1)
+    pre = Preprocessor.fit(X, "none", task="classification", n_outputs=2)
+    logits, outputs = m.predict_outputs(net, pre, X, np.float32)
+    assert logits.dtype == np.float32 and logits.shape == (7, 2)
+    expected = net.forward(X.astype(np.float32))  # eval mode: no dropout, no rng needed
+    np.testing.assert_array_equal(logits, expected)
+    y = np.array([0, 1, 1, 0, 1, 0, 0])
+    loss = get_loss("cross_entropy")
+    result = m.evaluate(net, loss, pre, X, y, "classification")
+    assert result["loss"] == loss.value(expected, y)  # computed on the float32 logits
+
+
+def test_evaluate_regression_in_float64_by_hand():
+    X = np.array([[0.1, 0.7], [0.3, -0.2], [1.1, 0.4]])
+    y = np.array([[0.5], [0.0], [1.0]])
+    net = MLP([2, 3, 1], activation="identity", output="identity", dtype="float64", seed=2)
+    pre = Preprocessor.fit(X, "none", task="regression", n_outputs=1)
+    p = net.parameters()
+    prediction = (X @ p["layers.0.weight"] + p["layers.0.bias"]) @ p["layers.1.weight"] + p[
+        "layers.1.bias"]  # (3, 1)
+    logits, _ = m.predict_outputs(net, pre, X, np.float64)
+    np.testing.assert_allclose(logits, prediction, rtol=1e-15)
+    result = m.evaluate(net, get_loss("mse"), pre, X, y, "regression")
+    error = prediction - y
+    assert set(result) == {"loss", "mse", "mae", "r2"}
+    assert result["mse"] == pytest.approx(np.mean(error**2), rel=1e-14)
+    assert result["mae"] == pytest.approx(np.mean(np.abs(error)), rel=1e-14)
+
+
+def test_metric_names_without_the_binary_flag_have_no_binary_metrics():
+    assert m.metric_names("classification", True) == [
+        "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_balanced_accuracy",
+        "val_f1_macro"]
