@@ -175,3 +175,14 @@ def test_metric_names_without_the_binary_flag_have_no_binary_metrics():
     assert m.metric_names("classification", True) == [
         "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_balanced_accuracy",
         "val_f1_macro"]
+
+
+def test_average_precision_groups_a_tie_below_the_top_score():
+    # scores 0.9 (+), 0.5 (+), 0.5 (-), 0.1 (-): thresholds 0.9 -> P 1, R 1/2; 0.5 -> P 2/3, R 1
+    positive = np.array([True, True, False, False])
+    assert m.average_precision(positive, np.array([0.9, 0.5, 0.5, 0.1])) == pytest.approx(5 / 6)
+
+
+def test_confusion_matrix_counts_are_integers():
+    cm = m.classification_summary(np.array([[0.2], [0.9]]), np.array([0, 1]), 2)["confusion_matrix"]
+    assert cm == [[1, 0], [0, 1]] and all(type(v) is int for row in cm for v in row)

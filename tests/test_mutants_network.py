@@ -349,3 +349,15 @@ def test_dead_and_saturated_fractions_at_their_thresholds():
         net.forward(np.zeros((2, 1)))
         net.hidden_activations()[0][:] = values  # the cached activations the stats read
         assert net.activation_stats()[0]["saturated_fraction"] == expected, activation
+
+
+def test_predict_runs_in_eval_mode_and_sigmoid_classes_are_integers():
+    net = _net(dropout=0.5, batchnorm=True, output="sigmoid")
+    before = {k: v.copy() for k, v in net.buffers().items()}
+    expected = (net.forward(X) >= 0).astype(np.int64)
+    predicted = net.predict(X)  # no rng: dropout off; batch norm uses (and keeps) running stats
+    assert predicted.dtype == np.int64
+    np.testing.assert_array_equal(predicted, expected)
+    np.testing.assert_allclose(net.predict_proba(X), 1 / (1 + np.exp(-net.forward(X))))
+    for k, v in net.buffers().items():
+        np.testing.assert_array_equal(v, before[k])

@@ -423,3 +423,39 @@ def test_flush_keeps_the_smallest_normal_number():
     opt.state["momentum_buffer"][:] = [tiny, -tiny]
     opt._flush_subnormals()
     np.testing.assert_array_equal(opt.state["momentum_buffer"], np.array([tiny, -tiny], np.float32))
+
+
+def test_a_step_reuses_its_scratch_buffers():
+    opt = get_optimizer("adam")
+    p = P0.copy()
+    opt.step(p, G1, 0.1)
+    scratch = opt._tmp
+    opt.step(p, G2, 0.1)
+    assert opt._tmp is scratch  # "a step allocates nothing" (module docstring)
+
+
+def test_weight_decay_of_one_is_applied():
+    opt = get_optimizer("sgd", momentum=0.0, weight_decay=1.0)
+    p = P0.copy()
+    opt.step(p, G1, 0.1)
+    np.testing.assert_allclose(p, P0 - 0.1 * (G1 + P0), rtol=1e-15)
+
+
+def test_loaded_state_is_a_copy_of_the_callers_arrays():
+    opt = get_optimizer("adam")
+    opt.step(P0.copy(), G1, 0.1)
+    state = opt.state_dict()
+    saved = {k: v.copy() for k, v in state["arrays"].items()}
+    fresh = get_optimizer("adam")
+    fresh.load_state_dict(state)
+    fresh.step(P0.copy(), G2, 0.1)
+    for k, v in state["arrays"].items():
+        np.testing.assert_array_equal(v, saved[k])
+
+
+def test_plateau_loads_a_state_saved_under_its_former_name():
+    s = get_schedule("plateau", 1.0, mode="min", factor=0.5, patience=0)
+    s.load_state_dict({"arrays": {}, "scalars": {"name": "reduce_on_plateau", "current_lr": 0.25,
+                                                 "best": 2.0, "num_bad": 0, "cooldown_left": 0}})
+    assert s.lr_at(0, 1) == 0.25 and s.best == 2.0
+    assert s.state_dict()["scalars"]["name"] == "plateau"
