@@ -11,7 +11,6 @@ import pytest
 from tools_helpers import (
     assert_clean_error,
     assert_ok,
-    fixture_binary_run,  # noqa: F401 (the binary_run fixture)
     run,
     stdout_json,
     train_run,
