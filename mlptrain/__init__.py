@@ -18,6 +18,9 @@ _LAZY = {
     "SCHEDULES": "mlptrain.optim.schedules",
     "get_schedule": "mlptrain.optim.schedules",
     "clip_grad_norm_": "mlptrain.optim.clipping",
+    "load": "mlptrain.api",
+    "fit": "mlptrain.api",
+    "Model": "mlptrain.api",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -176,8 +176,21 @@ def load_data(
     while downloading. preprocessor: an already-fitted one (eval, predict), never refitted;
     None fits a new one on the training split.
     """
-    raws = {name: clean(raw, cfg.nan_policy)
-            for name, raw in read_source(cfg, seed, progress, _model_positions(preprocessor)).items()}
+    raws = read_source(cfg, seed, progress, _model_positions(preprocessor))
+    return bundle_from_raws(raws, cfg, seed, loss_kind, preprocessor)
+
+
+def bundle_from_raws(
+    raws: dict[str, RawData],
+    cfg: DataConfig,
+    seed: int = 0,
+    loss_kind: str = "auto",
+    preprocessor: Preprocessor | None = None,
+    source: str | None = None,
+) -> DataBundle:
+    """`load_data` after reading: the splits' raw data (from files, or arrays in memory, see
+    `data.arrays`) cleaned, encoded, split and scaled as the module docstring says."""
+    raws = {name: clean(raw, cfg.nan_policy) for name, raw in raws.items()}
     if preprocessor is not None:
         raws = {name: _encode_raw(raw, preprocessor, cfg.unknown_category)
                 for name, raw in raws.items()}
@@ -217,7 +230,7 @@ def load_data(
         n_outputs=encoded.n_outputs,
         class_names=encoded.class_names,
         preprocessor=preprocessor,
-        source=cfg.source,
+        source=source or cfg.source,
         paths=[raw.path for raw in raws.values() if not raw.path.startswith("<")],
     )
 
