@@ -123,7 +123,8 @@ def check_memory(needed: int, key: str, what: str, error: ErrorType = UserError,
 
 # Arrays the size of the parameters a training process holds: weights, gradients, the copy
 # kept for the update/weight ratio, and the optimizer's slots (Adam: m and v).
-OPTIMIZER_SLOTS = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 2, "adagrad": 1}
+OPTIMIZER_SLOTS = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 2, "adagrad": 1,
+                   "lbfgs": 26}  # lbfgs: 2 x 10 pairs (s, y), 2 scratch, x, g, d, g_new
 ACTIVATION_COPIES = 4  # per unit and sample: pre-activation, activation, its gradient, a mask
 
 

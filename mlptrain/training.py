@@ -164,6 +164,7 @@ class Trainer:
     early_stopping: EarlyStopping | None = field(init=False, default=None)
     last_row: dict[str, Any] | None = field(init=False, default=None)
     steps_per_epoch: int = field(init=False)
+    batch_size: int = field(init=False)  # train.batch_size; the whole split for lbfgs
     _probe: np.ndarray = field(init=False, repr=False)  # (<= PROBE_ROWS, n_features) raw
     # weights before the epoch's last step, for the update/weight ratio (set by that step)
     _previous_params: np.ndarray | None = field(init=False, default=None, repr=False)
@@ -180,7 +181,8 @@ class Trainer:
                 es.monitor, monitor_mode(es.monitor, es.mode), es.patience, es.min_delta
             )
         n = self.bundle.train.X.shape[0]
-        batch = self.cfg.train.batch_size
+        full_batch = getattr(self.optimizer, "full_batch", False)  # lbfgs: an epoch is one step
+        batch = self.batch_size = n if full_batch else self.cfg.train.batch_size
         self.steps_per_epoch = n // batch if self.cfg.train.drop_last else math.ceil(n / batch)
         if self.steps_per_epoch == 0:
             self.steps_per_epoch = 1  # fewer samples than one batch: keep them as one batch
@@ -231,7 +233,7 @@ class Trainer:
             self.shuffle_rng.bit_generator.state = state.shuffle_state_at_epoch_start
         order = self._epoch_order()
         observer.epoch_started(state.epoch + 1, self.steps_per_epoch, state.batch_in_epoch)
-        batch = cfg.train.batch_size
+        batch = self.batch_size
         eval_every = cfg.train.eval_every
         report_every = max(1, self.steps_per_epoch // 50)
         clock = _StepClock(state)  # training-step time only: evaluations are not counted
@@ -270,7 +272,9 @@ class Trainer:
         logits = net.forward(X, training=True, rng=self.dropout_rng)  # (batch, n_out)
         if self.bundle.task != "regression":
             state.correct += count_correct(logits, y, self.bundle.task)
-        loss, dlogits = self.loss_fn.value_and_grad(logits, y)
+        w = self.bundle.train.w  # (n,) sample weights, or None
+        weights = {} if w is None else {"sample_weight": w[rows]}
+        loss, dlogits = self.loss_fn.value_and_grad(logits, y, **weights)
         self._check_divergence(loss)
         net.backward(dlogits)
         clip = self.cfg.optimizer.clip_norm
@@ -278,12 +282,24 @@ class Trainer:
         if keep_previous:  # the epoch's last step: keep weights for the update/weight ratio
             self._previous_params = net.params.copy()
         lr = self.schedule.lr_at(state.step, self.steps_per_epoch)
-        self.optimizer.step(net.params, net.grads, lr)
+        if getattr(self.optimizer, "needs_closure", False):  # lbfgs: re-evaluates in its search
+            full_batch: Any = self.optimizer  # optim.lbfgs.LBFGS
+            full_batch.step(net.params, net.grads, lr, loss=loss,
+                            closure=lambda: self._loss_and_grads(X, y, weights))
+        else:
+            self.optimizer.step(net.params, net.grads, lr)
         state.step += 1
         n = rows.shape[0]
         state.loss_sum += loss * n
         state.seen += n
         state.grad_norm_sum += grad_norm
+
+    def _loss_and_grads(self, X: np.ndarray, y: np.ndarray, weights: dict) -> float:
+        """The loss of batch X at the current parameters, gradients into net.grads."""
+        logits = self.net.forward(X, training=True, rng=self.dropout_rng)
+        loss, dlogits = self.loss_fn.value_and_grad(logits, y, **weights)
+        self.net.backward(dlogits)
+        return loss
 
     def _batch_features(self, rows: np.ndarray) -> np.ndarray:
         """The scaled features of the training rows `rows`, without allocating.

@@ -52,7 +52,7 @@ BAD_CONFIGS = [
     ("hidden-not-a-list", "model: {hidden: 64}\n", [], ["model.hidden", "list"]),
     ("wrong-type-epochs", "train: {epochs: many}\n", [], ["train.epochs", "integer", "many"]),
     ("unknown-activation", "model: {activation: relu6}\n", [], ["model.activation", "relu6"]),
-    ("unknown-optimizer", "optimizer: {kind: lbfgs}\n", [], ["optimizer.kind", "'lbfgs'", "sgd"]),
+    ("unknown-optimizer", "optimizer: {kind: lion}\n", [], ["optimizer.kind", "'lion'", "sgd"]),
     ("unknown-source", "data: {source: cifar}\n", [], ["data.source", "'cifar'", "mnist"]),
     ("softmax-with-mse", "model: {output: softmax}\nloss: mse\n", [], ["'mse' does not fit output 'softmax'"]),
     ("ce-on-regression", "data: {source: sine}\nloss: cross_entropy\n", [], ["needs class labels", "regression"]),

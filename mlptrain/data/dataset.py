@@ -25,6 +25,7 @@ class Split:
 
     X: np.ndarray  # (n, n_features) uint8 or float32
     y: np.ndarray  # (n,) int64 | (n, k) float32
+    w: np.ndarray | None = None  # (n,) sample weights of the loss (the sklearn estimators)
 
     def __post_init__(self) -> None:
         if self.X.ndim != 2:

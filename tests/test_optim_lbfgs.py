@@ -1,0 +1,143 @@
+"""Full-batch L-BFGS (optim/lbfgs.py): minima of known functions, the line search's cubic
+step, exact state save/restore, and `optimizer.kind: lbfgs` through the training loop and a
+resumed run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlptrain.optim.lbfgs import LBFGS, cubic_minimum
+
+
+def minimise(fun, x, iterations=300, gtol=1e-10, stop=True, **options):
+    """Run LBFGS on fun(x) -> (f, g) from x (in place), until `converged(gtol)` unless
+    `stop` is False; return the optimizer."""
+    grads = np.zeros_like(x)
+
+    def closure():
+        f, g = fun(x)
+        grads[...] = g
+        return f
+
+    opt = LBFGS(**options)
+    f = closure()
+    for _ in range(iterations):
+        opt.step(x, grads, 1.0, closure=closure, loss=f)
+        f = closure()
+        if stop and opt.converged(gtol):
+            break
+    return opt
+
+
+def rosenbrock(x):
+    r = x[1:] - x[:-1] ** 2
+    f = float(np.sum(100 * r**2 + (1 - x[:-1]) ** 2))
+    g = np.zeros_like(x)
+    g[1:] += 200 * r
+    g[:-1] += -400 * x[:-1] * r - 2 * (1 - x[:-1])
+    return f, g
+
+
+def test_rosenbrock_minimum_is_reached_from_the_classic_start():
+    x = np.tile([-1.2, 1.0], 5)  # (10,)
+    opt = minimise(rosenbrock, x)
+    np.testing.assert_allclose(x, np.ones(10), atol=1e-4)
+    assert opt.t < 150 and opt.evals < 250
+
+
+def test_a_convex_quadratic_ends_at_the_solution_of_its_linear_system():
+    rng = np.random.default_rng(0)
+    M = rng.normal(size=(20, 20))
+    A, b = M @ M.T + 20 * np.eye(20), rng.normal(size=20)  # f = x'Ax/2 - b'x
+    x = np.zeros(20)
+    opt = minimise(lambda v: (0.5 * v @ A @ v - b @ v, A @ v - b), x, iterations=40, stop=False)
+    np.testing.assert_allclose(x, np.linalg.solve(A, b), atol=1e-8)
+    assert opt.converged(1e-6)
+
+
+def test_weight_decay_is_part_of_the_objective_only_where_the_mask_is_one():
+    # f = (x - 3)^2 / 2 per entry, plus wd/2 x^2 on entry 0 only: minimum 3 / (1 + wd) there.
+    x = np.zeros(2)
+    minimise(lambda v: (0.5 * float(np.sum((v - 3) ** 2)), v - 3), x, weight_decay=0.5,
+             decay_mask=np.array([1.0, 0.0]))
+    np.testing.assert_allclose(x, [3 / 1.5, 3.0], atol=1e-8)
+
+
+def test_cubic_minimum_is_exact_for_a_quadratic_and_falls_back_to_the_midpoint():
+    f = lambda t: (t - 0.3) ** 2  # noqa: E731 (a quadratic is a cubic: exact minimiser)
+    df = lambda t: 2 * (t - 0.3)  # noqa: E731
+    assert cubic_minimum(0.0, f(0.0), df(0.0), 1.0, f(1.0), df(1.0)) == pytest.approx(0.3)
+    assert cubic_minimum(0.0, 1.0, -1.0, 2.0, np.inf, 1.0) == 1.0  # not finite: midpoint
+    # the cubic through (0, 0, -1) and (1, -2, -1.5) has its minimum at 1.284: clipped to 1.5
+    assert cubic_minimum(0.0, 0.0, -1.0, 1.0, -2.0, -1.5, bounds=(1.5, 4.0)) == 1.5
+    # (0, 0, -1) and (1, -5, -9): the formula's denominator is 0: the midpoint of the bounds
+    assert cubic_minimum(0.0, 0.0, -1.0, 1.0, -5.0, -9.0, bounds=(1.1, 4.0)) == 2.55
+
+
+def test_state_dict_round_trip_continues_bit_identically():
+    x_a = np.tile([-1.2, 1.0], 3)
+    minimise(rosenbrock, x_a, iterations=4, history_size=3)
+    grads = np.zeros_like(x_a)
+
+    def run(x, opt, steps):
+        def closure():
+            f, g = rosenbrock(x)
+            grads[...] = g
+            return f
+        for _ in range(steps):
+            opt.step(x, grads, 1.0, closure=closure, loss=closure())
+
+    first = LBFGS(history_size=3)
+    run(x_a, first, 5)
+    saved, x_b = first.state_dict(), x_a.copy()
+    second = LBFGS(history_size=3)
+    second.load_state_dict(saved)
+    run(x_a, first, 5)
+    run(x_b, second, 5)
+    np.testing.assert_array_equal(x_a, x_b)
+    assert second.evals == first.evals and second.count == 3
+
+
+def test_step_without_a_closure_is_refused():
+    with pytest.raises(ValueError, match="needs the loss and a closure"):
+        LBFGS().step(np.zeros(2), np.zeros(2), 1.0)
+    with pytest.raises(ValueError, match="count/head"):
+        opt = LBFGS(history_size=2)
+        opt.load_state_dict({"arrays": {}, "scalars": {**opt.state_dict()["scalars"],
+                                                       "count": 5}})
+
+
+CONFIG = {"data": {"source": "moons", "n_samples": 300}, "model": {"hidden": [8]},
+          "optimizer": {"kind": "lbfgs", "lr": 1.0}, "train": {"epochs": 12}}
+
+
+def test_optimizer_kind_lbfgs_trains_full_batch_with_a_non_increasing_loss(tmp_path):
+    from mlptrain.config import validate_config
+    from mlptrain.experiment import start_run
+
+    raw = {**CONFIG, "model": {"hidden": [8], "dtype": "float64"}, "run": {"root": str(tmp_path)}}
+    result = start_run(validate_config(raw))
+    import csv
+
+    rows = list(csv.DictReader((result.run_dir / "metrics.csv").open()))
+    losses = [float(r["train_loss"]) for r in rows]
+    assert [int(r["step"]) for r in rows] == list(range(1, 13))  # one step per epoch
+    assert all(b <= a for a, b in zip(losses, losses[1:], strict=False))
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_a_resumed_lbfgs_run_ends_identical_to_an_uninterrupted_one(tmp_path):
+    from mlptrain.checkpoint import load_checkpoint
+    from mlptrain.config import validate_config
+    from mlptrain.experiment import resume_run, start_run
+
+    whole = start_run(validate_config({**CONFIG, "run": {"root": str(tmp_path / "a")}}))
+    short = {**CONFIG, "train": {"epochs": 5}, "run": {"root": str(tmp_path / "b")}}
+    part = start_run(validate_config(short))
+    resume_run(part.run_dir, ["train.epochs=12"])
+    a = load_checkpoint(whole.run_dir / "checkpoints" / "last.safetensors").tensors
+    b = load_checkpoint(part.run_dir / "checkpoints" / "last.safetensors").tensors
+    assert sorted(a) == sorted(b) and any(k.startswith("optimizer.s_") for k in a)
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
