@@ -84,3 +84,18 @@ def test_the_config_refuses_a_threshold_outside_0_1(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("data: {source: xor, decision_threshold: -0.1}\n")
     assert_clean_error(run("train", config, "--out", tmp_path), "data.decision_threshold")
+
+
+def test_metrics_csv_holds_the_binary_headline_metrics_every_epoch(binary_run):
+    from tools_helpers import metrics_rows
+
+    from mlptrain.evaluation import evaluate_checkpoint
+
+    rows = metrics_rows(binary_run)
+    for column in ("val_loss", "val_accuracy", "val_balanced_accuracy", "val_f1_macro",
+                   "val_roc_auc", "val_average_precision"):
+        assert all(row[column] != "" for row in rows), column
+    last = evaluate_checkpoint(binary_run / "checkpoints" / "last.safetensors", split="val",
+                               write=False)
+    for name in ("loss", "balanced_accuracy", "roc_auc", "average_precision"):
+        assert float(rows[-1][f"val_{name}"]) == pytest.approx(last["metrics"][name], rel=1e-6)
