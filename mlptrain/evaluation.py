@@ -16,17 +16,23 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mlptrain.checkpoint import LoadedModel, load_model, write_atomic
 from mlptrain.errors import ConfigError, DataError
 
+if TYPE_CHECKING:
+    from mlptrain.config.schema import ExperimentConfig
+    from mlptrain.data.target_scaling import ScaledTargetLoss
+    from mlptrain.nn.losses import Loss
+
 SPLITS = ("test", "val", "train")
 
 
-def data_overrides(cfg, data: str | Path | None, overrides: list[str]):
+def data_overrides(cfg: ExperimentConfig, data: str | Path | None,
+                   overrides: list[str]) -> ExperimentConfig:
     """The config with `--data PATH` and `data.*` overrides applied (a new, validated config).
 
     `--data FILE` evaluates a whole CSV, NPZ or IDX images file (its format from its name, no
@@ -56,14 +62,15 @@ def data_overrides(cfg, data: str | Path | None, overrides: list[str]):
     return validate_config(raw, source="overrides")
 
 
-def data_changes(saved, cfg) -> dict[str, Any]:
+def data_changes(saved: ExperimentConfig, cfg: ExperimentConfig) -> dict[str, Any]:
     """{data.key: value} of every data setting of `cfg` that differs from the saved config's;
     empty when the data is the run's own."""
     old, new = saved.data.model_dump(mode="json"), cfg.data.model_dump(mode="json")
     return {f"data.{k}": v for k, v in new.items() if old.get(k) != v}
 
 
-def load_split(model: LoadedModel, cfg, split: str):
+def load_split(model: LoadedModel, cfg: ExperimentConfig,
+               split: str) -> tuple[np.ndarray, np.ndarray, Loss | ScaledTargetLoss]:
     """(X raw (n, n_features), y targets adapted to the loss, the loss object) of `split`."""
     from mlptrain.builders import adapt_targets, build_loss
     from mlptrain.data import load_data

@@ -21,7 +21,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,7 +48,13 @@ from mlptrain.rundir import (
     RunLock,
     create_run_dir,
 )
-from mlptrain.training import StopSignal, Trainer
+from mlptrain.training import Callbacks, Observer, StopSignal, Trainer
+
+if TYPE_CHECKING:
+    from mlptrain.config.schema import ExperimentConfig
+    from mlptrain.data.dataset import DataBundle, Split
+    from mlptrain.data.preprocessing import Preprocessor
+    from mlptrain.tensorboard import EventWriter
 
 METRIC_COLUMNS_ORDER = (
     "epoch", "step", "lr", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
@@ -78,16 +85,18 @@ class RunResult:
 
 _HEADLINE = ("train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_mse", "val_r2")
 
-ObserverFactory = Callable[[int], Any]
+ObserverFactory = Callable[[int], Observer]  # epochs -> an observer (report.py's)
 
 
-def prepare(cfg, observer, preprocessor=None, callbacks=None) -> tuple[Any, Trainer]:
+def prepare(cfg: ExperimentConfig, observer: Observer, preprocessor: Preprocessor | None = None,
+            callbacks: Callbacks | None = None) -> tuple[ExperimentConfig, Trainer]:
     """Load the data and build the Trainer for `cfg` (not yet trained); (resolved cfg, trainer)."""
     trainer = build_trainer(cfg, _load_data(cfg, observer, preprocessor), callbacks, observer)
     return trainer.cfg, trainer
 
 
-def _load_data(cfg, observer, preprocessor=None):
+def _load_data(cfg: ExperimentConfig, observer: Observer,
+               preprocessor: Preprocessor | None = None) -> DataBundle:
     from mlptrain.data import load_data
 
     if cfg.run.tensorboard:  # before any data is loaded or folder made: exit 2 with the fix
@@ -113,7 +122,7 @@ class RunFiles:
         self.cfg_dict: dict[str, Any] = {}  # the rest is set by `begin`
         self.data_info: dict[str, Any] = {}
         self.columns: list[str] = []
-        self.tb: Any = None  # tensorboard.EventWriter
+        self.tb: EventWriter | None = None
 
     def begin(self, trainer: Trainer) -> None:
         """Fix what every checkpoint and row repeats; open the TensorBoard writer, which on
@@ -186,7 +195,7 @@ def _prune_periodic(run: RunDir, keep_last: int) -> None:
 # ---- runs -----------------------------------------------------------------------------------
 
 
-def start_run(cfg, argv: list[str] | None = None, observer_factory: ObserverFactory | None = None,
+def start_run(cfg: ExperimentConfig, argv: list[str] | None = None, observer_factory: ObserverFactory | None = None,
               stop: StopSignal | None = None) -> RunResult:
     """Create a run directory for `cfg` and train in it. The directory is made once the data
     has loaded and the config has passed every check against it. `stop` (a StopSignal the
@@ -300,7 +309,7 @@ def _recorded_summary(run: RunDir, trainer: Trainer, ended: str) -> dict[str, An
     return summary if recorded == (ended, trainer.state.epoch, trainer.state.step) else None
 
 
-def _commit_config(run: RunDir, cfg, trainer: Trainer, changed: bool) -> None:
+def _commit_config(run: RunDir, cfg: ExperimentConfig, trainer: Trainer, changed: bool) -> None:
     """Make the resumed config the run's, in an order a kill cannot break: an override (a new
     epoch budget) goes into the `last` checkpoint first, which is what every resume reads;
     then config.yaml, which is rewritten whenever it differs from the checkpoint's config
@@ -325,7 +334,7 @@ def _commit_config(run: RunDir, cfg, trainer: Trainer, changed: bool) -> None:
         run.write_text(CONFIG_FILE, text)
 
 
-def _resume_overrides(raw: dict, overrides: list[str]) -> dict:
+def _resume_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Only the epoch budget may change on resume (anything else would break exactness), and
     TensorBoard files may be switched on."""
     from mlptrain.config import apply_overrides
@@ -338,13 +347,14 @@ def _resume_overrides(raw: dict, overrides: list[str]) -> dict:
     return raw
 
 
-def _make_observer(factory: ObserverFactory | None, epochs: int):
+def _make_observer(factory: ObserverFactory | None, epochs: int) -> Observer:
     from mlptrain.training import SilentObserver
 
     return factory(epochs) if factory is not None else SilentObserver()
 
 
-def _train_in(run: RunDir, cfg, trainer: Trainer, observer, argv, resumed_from,
+def _train_in(run: RunDir, cfg: ExperimentConfig, trainer: Trainer, observer: Observer,
+              argv: list[str], resumed_from: str | None,
               stop: StopSignal | None = None) -> RunResult:
     started = time.time()
     error: DivergenceError | None = None
@@ -400,10 +410,10 @@ def _stop_on_signals(stop: StopSignal) -> Iterator[StopSignal]:
             signal.signal(sig, handler)
 
 
-def _stop_handler(stop: StopSignal) -> Callable:
+def _stop_handler(stop: StopSignal) -> Callable[[int, FrameType | None], None]:
     import os
 
-    def handle(signum, frame):
+    def handle(signum: int, frame: FrameType | None) -> None:
         if not stop.requested:
             stop.request(signal.Signals(signum).name)
         elif signum == signal.SIGINT:
@@ -415,11 +425,11 @@ def _stop_handler(stop: StopSignal) -> Callable:
     return handle
 
 
-def _summary(run: RunDir, cfg, trainer: Trainer, status: str, argv, started: float,
-             resumed_from: str | None) -> dict[str, Any]:
+def _summary(run: RunDir, cfg: ExperimentConfig, trainer: Trainer, status: str,
+             argv: list[str], started: float, resumed_from: str | None) -> dict[str, Any]:
     test = None
     if status in ("completed", "early_stopped", "diverged") and trainer.bundle.test is not None:
-        test = _evaluate_best_on_test(run, trainer)
+        test = _evaluate_best_on_test(run, trainer, trainer.bundle.test)
     best = trainer.best
     return {
         "status": status,
@@ -445,15 +455,15 @@ def _summary(run: RunDir, cfg, trainer: Trainer, status: str, argv, started: flo
     }
 
 
-def _evaluate_best_on_test(run: RunDir, trainer: Trainer) -> dict[str, float] | None:
+def _evaluate_best_on_test(run: RunDir, trainer: Trainer, test: Split) -> dict[str, float] | None:
     """Evaluate the `best` checkpoint, as read back from disk, on the test split."""
     target = run.checkpoint("best")
     if not target.exists():
         return None
     restore_weights(trainer.net, target)
     bundle = trainer.bundle
-    return evaluate(trainer.net, trainer.loss_fn, bundle.preprocessor, bundle.test.X,
-                    bundle.test.y, bundle.task)
+    return evaluate(trainer.net, trainer.loss_fn, bundle.preprocessor, test.X, test.y,
+                    bundle.task)
 
 
 def _final_row(last: dict[str, Any] | None, columns: list[str]) -> dict[str, Any]:

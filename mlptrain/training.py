@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 
@@ -34,6 +34,7 @@ from mlptrain.optim.clipping import clip_grad_norm_, global_norm
 if TYPE_CHECKING:
     from mlptrain.config.schema import ExperimentConfig
     from mlptrain.data.dataset import DataBundle
+    from mlptrain.data.target_scaling import ScaledTargetLoss
     from mlptrain.nn.losses import Loss
     from mlptrain.nn.network import MLP
     from mlptrain.optim.optimizers import Optimizer
@@ -153,7 +154,7 @@ class Trainer:
     cfg: ExperimentConfig  # resolved against the data (assembly.resolve_against_data)
     bundle: DataBundle
     net: MLP
-    loss_fn: Loss
+    loss_fn: Loss | ScaledTargetLoss
     optimizer: Optimizer
     schedule: Schedule
     shuffle_rng: np.random.Generator
@@ -205,8 +206,8 @@ class Trainer:
                 self.callbacks.checkpoint(self, {"last"})
                 return self.state.status
         self.state.status = ended
-        if ended == "early_stopped":
-            es = self.early_stopping
+        es = self.early_stopping
+        if ended == "early_stopped" and es is not None:  # only early stopping ends so
             observer.message(f"early stopping: {es.monitor} has not improved for "
                              f"{es.patience} evaluations (best {es.best:.6g})")
         return ended
@@ -228,9 +229,10 @@ class Trainer:
         if stop.requested:  # at an epoch boundary: before the next permutation is drawn
             return False
         if state.batch_in_epoch == 0:
-            state.shuffle_state_at_epoch_start = self.shuffle_rng.bit_generator.state
+            state.shuffle_state_at_epoch_start = dict(self.shuffle_rng.bit_generator.state)
         else:  # resuming mid-epoch: replay the epoch's permutation from its saved start
-            self.shuffle_rng.bit_generator.state = state.shuffle_state_at_epoch_start
+            saved = cast(dict[str, Any], state.shuffle_state_at_epoch_start)  # set mid-epoch
+            self.shuffle_rng.bit_generator.state = saved
         order = self._epoch_order()
         observer.epoch_started(state.epoch + 1, self.steps_per_epoch, state.batch_in_epoch)
         batch = self.batch_size

@@ -130,7 +130,7 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
 NUMPY_DTYPES = ("F16", "F32", "F64", "I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL")
 
 
-def _tensor(handle, key: str, path: Path) -> np.ndarray:
+def _tensor(handle: Any, key: str, path: Path) -> np.ndarray:  # handle: safetensors safe_open
     dtype = handle.get_slice(key).get_dtype()
     if dtype not in NUMPY_DTYPES:
         raise CheckpointError(f"tensor {key!r} has data type {dtype}, which mlptrain does not "
