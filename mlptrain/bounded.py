@@ -122,21 +122,20 @@ def check_memory(needed: int, key: str, what: str, error: ErrorType = UserError,
 
 
 # Arrays the size of the parameters a training process holds: weights, gradients, the copy
-# kept for the update/weight ratio, and the optimizer's slots (Adam: m and v).
-OPTIMIZER_SLOTS = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 2, "adagrad": 1,
-                   "lbfgs": 26}  # lbfgs: 2 x 10 pairs (s, y), 2 scratch, x, g, d, g_new
+# kept for the update/weight ratio, and the optimizer's slots (its class's `state_slots`;
+# Adam: m and v).
 ACTIVATION_COPIES = 4  # per unit and sample: pre-activation, activation, its gradient, a mask
 
 
 def model_bytes(sizes: list[int], itemsize: int, batch_size: int = 1,
-                optimizer: str | None = None) -> int:
+                slots: int | None = None) -> int:
     """Estimated bytes of a network with layer widths `sizes` [n_in, hidden..., n_out]:
 
         params = sum_l (sizes[l] + 1) * sizes[l + 1]
         bytes  = itemsize * (params * (3 + slots) + ACTIVATION_COPIES * batch * sum(sizes))
 
-    (without an optimizer: weights and one working copy). Python integers: no overflow.
+    (`slots` None, no optimizer: weights and one working copy). Python integers: no overflow.
     """
     params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
-    copies = 3 + OPTIMIZER_SLOTS.get(optimizer, 2) if optimizer else 2
+    copies = 3 + slots if slots is not None else 2
     return itemsize * (params * copies + ACTIVATION_COPIES * batch_size * sum(sizes))

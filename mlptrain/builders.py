@@ -53,12 +53,15 @@ def check_model_memory(cfg: ExperimentConfig, sizes: list[int]) -> None:
     """Refuse (ConfigError naming model.hidden) a model whose training state cannot fit."""
     from mlptrain.bounded import available_memory, check_memory, model_bytes
     from mlptrain.errors import ConfigError
+    from mlptrain.optim import OPTIMIZERS
 
     itemsize = np.dtype(cfg.model.dtype).itemsize
     batch = cfg.train.batch_size
-    needed = model_bytes(sizes, itemsize, batch, cfg.optimizer.kind)
+    kind = cfg.optimizer.kind
+    slots = OPTIMIZERS[kind].memory_slots(**OPTIMIZERS.kwargs_from(kind, cfg.optimizer))
+    needed = model_bytes(sizes, itemsize, batch, slots)
     free = available_memory()
-    weights_only = model_bytes(sizes, itemsize, 1, cfg.optimizer.kind)
+    weights_only = model_bytes(sizes, itemsize, 1, slots)
     key = "train.batch_size" if free is not None and weights_only <= free else "model.hidden"
     shape = " x ".join(str(s) for s in sizes)
     check_memory(needed, key, f"training a {shape} network with "

@@ -141,3 +141,15 @@ def test_a_resumed_lbfgs_run_ends_identical_to_an_uninterrupted_one(tmp_path):
     assert sorted(a) == sorted(b) and any(k.startswith("optimizer.s_") for k in a)
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.mark.parametrize("history_size", [1, 3, 10])
+def test_memory_slots_count_the_saved_pairs_and_the_six_arrays_a_step_holds(history_size):
+    """The memory estimate's slots: the 2 x history_size (s, y) state arrays, which a step
+    fills, and six parameter-sized arrays within a step (x, g, d, g_new and two scratch)."""
+    x = np.tile([-1.2, 1.0], 5)  # (10,)
+    opt = minimise(rosenbrock, x, iterations=history_size + 2, stop=False, history_size=history_size)
+    assert len(opt.state) == 2 * history_size
+    assert all(a.shape == x.shape for a in opt.state.values())
+    assert LBFGS.memory_slots(history_size=history_size) == 2 * history_size + 6
+    assert LBFGS.state_slots == LBFGS.memory_slots()  # the class default: history_size 10

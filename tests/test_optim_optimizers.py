@@ -211,3 +211,14 @@ def test_clip_grad_norm_scales_to_max_norm_and_returns_the_original_norm():
 def test_bad_optimizer_arguments_are_named(name, kw, match):
     with pytest.raises(ValueError, match=match):
         get_optimizer(name, **kw)
+
+
+@pytest.mark.parametrize("name", sorted(set(OPTIMIZERS.names()) - {"lbfgs"}))  # see test_optim_lbfgs
+def test_state_slots_count_the_state_arrays_for_the_memory_estimate(name):
+    """`state_slots` (read by the memory check) is the number of parameter-sized state arrays
+    the optimizer keeps in its largest configuration (momentum on)."""
+    kw = {"momentum": 0.9} if "momentum" in {p.name for p in OPTIMIZERS.entry(name).params} else {}
+    opt = get_optimizer(name, **kw)
+    opt.step(P0.copy(), G1, 0.1)
+    assert len(opt.state) == OPTIMIZERS[name].state_slots
+    assert all(a.shape == P0.shape for a in opt.state.values())

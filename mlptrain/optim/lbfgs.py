@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -75,6 +76,12 @@ class LBFGS(Optimizer):
     name = "lbfgs"
     needs_closure = True
     full_batch = True
+    state_slots = 26  # memory_slots() at the default history_size
+
+    @classmethod
+    def memory_slots(cls, history_size: int = 10, **params: Any) -> int:
+        """2 per correction pair (s, y), and x, g, d, g_new and two scratch arrays."""
+        return 2 * int(history_size) + 6
 
     def __init__(self, history_size: int = 10, weight_decay: float = 0.0,
                  decay_mask: np.ndarray | None = None):

@@ -43,6 +43,12 @@ class Optimizer:
 
     name = "optimizer"
     _buffers: tuple[str, ...] = ()  # names of the per-parameter state arrays
+    state_slots = 2  # the most per-parameter state arrays it keeps (memory estimates)
+
+    @classmethod
+    def memory_slots(cls, **params: Any) -> int:
+        """Per-parameter state arrays an instance built with `params` keeps (memory estimates)."""
+        return cls.state_slots
 
     def __init__(self, weight_decay: float = 0.0, decay_mask: np.ndarray | None = None):
         if not float(weight_decay) >= 0:
@@ -167,6 +173,7 @@ class SGD(Optimizer):
     """
 
     name = "sgd"
+    state_slots = 1  # momentum_buffer
 
     def __init__(self, momentum: float = 0.9, nesterov: bool = False, dampening: float = 0.0,
                  weight_decay: float = 0.0, decay_mask: np.ndarray | None = None):
@@ -332,6 +339,7 @@ class Adagrad(Optimizer):
 
     name = "adagrad"
     _buffers = ("sum",)
+    state_slots = 1
 
     def __init__(self, eps: float = 1e-8, weight_decay: float = 0.0,
                  decay_mask: np.ndarray | None = None):
