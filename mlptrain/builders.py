@@ -69,18 +69,27 @@ def check_model_memory(cfg: ExperimentConfig, sizes: list[int]) -> None:
                  hint="use fewer or narrower hidden layers, or a smaller train.batch_size")
 
 
+def _takes_class_ids(loss_kind: str) -> bool:
+    from mlptrain.nn.losses import LOSSES
+
+    return loss_kind in LOSSES and LOSSES[loss_kind].takes_class_ids
+
+
 def output_width(bundle: DataBundle, loss_kind: str) -> int:
-    """Output units: one per class for cross-entropy; one for a two-class problem with a
-    single sigmoid (binary cross-entropy or the quadratic-loss neuron); else the targets' width."""
-    if bundle.task == "classification" and loss_kind != "cross_entropy" and bundle.n_outputs == 2:
+    """Output units: one per class for a loss on class ids (cross-entropy); one for a
+    two-class problem with a single sigmoid (binary cross-entropy or the quadratic-loss
+    neuron); else the targets' width."""
+    if bundle.task == "classification" and not _takes_class_ids(loss_kind) and (
+        bundle.n_outputs == 2
+    ):
         return 1
     return bundle.n_outputs
 
 
 def adapt_targets(bundle: DataBundle, loss_kind: str) -> DataBundle:
-    """Class ids -> float targets when a classification task trains with a loss other than
-    cross-entropy: a 0/1 column (n, 1) for two classes, one-hot rows (n, k) otherwise."""
-    if bundle.task != "classification" or loss_kind == "cross_entropy":
+    """Class ids -> float targets when a classification task trains with a loss that does not
+    take class ids: a 0/1 column (n, 1) for two classes, one-hot rows (n, k) otherwise."""
+    if bundle.task != "classification" or _takes_class_ids(loss_kind):
         return bundle
     width = output_width(bundle, loss_kind)
 

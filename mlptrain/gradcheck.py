@@ -437,6 +437,7 @@ def run_gradcheck(target=None, overrides: list[str] | None = None, *, eps: float
     checkpoint or run directory: its network at the saved weights."""
     from pathlib import Path
 
+    from mlptrain.config.paths import is_config_file
     from mlptrain.errors import ConfigError
 
     if batch < 1:
@@ -447,7 +448,7 @@ def run_gradcheck(target=None, overrides: list[str] | None = None, *, eps: float
         if overrides:
             raise ConfigError("overrides need a CONFIG to apply to")
         problems, name = builtin_problems(), None
-    elif Path(target).suffix.lower() in (".yaml", ".yml"):
+    elif is_config_file(target):
         from mlptrain.config import load_config
 
         problems, name = [config_problem(load_config(target, overrides or []), random_data,

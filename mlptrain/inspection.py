@@ -65,9 +65,10 @@ class Inspection:
 def inspect_target(target: str | Path, overrides: list[str] | None = None,
                    batch: int = INSPECT_BATCH) -> Inspection:
     """A YAML config (at initialization) or a checkpoint / run directory (its weights)."""
+    from mlptrain.config.paths import is_config_file
     from mlptrain.errors import ConfigError
 
-    if Path(target).suffix.lower() in (".yaml", ".yml"):
+    if is_config_file(target):
         net, X, rng = _from_config(target, overrides or [], batch)
         weights, training = "initialization", True  # as the first training step sees it
     else:

@@ -26,6 +26,14 @@ PATH_KEYS: tuple[KeyPath, ...] = (
 )
 
 
+CONFIG_SUFFIXES = (".yaml", ".yml")
+
+
+def is_config_file(target: str | Path) -> bool:
+    """Whether a command's TARGET names a YAML config (else a checkpoint or run directory)."""
+    return Path(target).suffix.lower() in CONFIG_SUFFIXES
+
+
 def absolute(value: str, base: Path) -> str:
     """`value` (~ expanded) joined onto `base` unless already absolute, normalized."""
     path = Path(value).expanduser()

@@ -102,13 +102,16 @@ class Loss:
 
     Class attributes: ``outputs`` (accepted output activations, the default first), ``task``
     (what the loss implies: classification, regression, or auto when the data decides) and
-    ``default_for`` (the tasks whose ``auto`` loss this is).
+    ``default_for`` (the tasks whose ``auto`` loss this is) and ``takes_class_ids`` (a
+    classification is trained on class ids (n,), one output per class; otherwise on 0/1 or
+    one-hot rows, one output for two classes).
     """
 
     name = "loss"
     outputs: tuple[str, ...] = ()
     task = "auto"
     default_for: tuple[str, ...] = ()
+    takes_class_ids = False
 
     def __init__(self, output: str | None = None):
         output = output if output is not None else self.outputs[0]
@@ -200,6 +203,7 @@ class CrossEntropy(Loss):
     outputs = ("softmax",)
     task = "classification"
     default_for = ("classification",)
+    takes_class_ids = True
 
     def __init__(self, output: str | None = None, class_weight=None):
         super().__init__(output)
