@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tools_helpers import (
-    fixture_binary_run,  # noqa: F401 (the binary_run fixture)
-    fixture_sine_run,  # noqa: F401 (the sine_run fixture)
-    fixture_spiral_run,  # noqa: F401 (the spiral_run fixture)
-)
 
 import mlptrain as mt
 from mlptrain.errors import CheckpointError, DataError
