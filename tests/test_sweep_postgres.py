@@ -74,18 +74,20 @@ def _trials(url: str, study: str):
 
 def test_two_workers_share_a_postgres_study_with_unique_trials_and_the_full_budget(
         postgres_url, tmp_path):
-    sweep = write_sweep(tmp_path, SWEEP.replace("trials: 4", "trials: 5"))
+    # 8 trials: enough that a worker descheduled for seconds on a loaded machine still gets
+    # one (with 5, one worker once took them all while the other was starting)
+    sweep = write_sweep(tmp_path, SWEEP.replace("trials: 4", "trials: 8"))
     done = run_cli("sweep", str(sweep), "--out", str(tmp_path / "out"), "--workers", "2",
                    "--storage", postgres_url, "--study", "pg-two-workers")
     assert done.returncode == 0, done.stderr
     trials = _trials(postgres_url, "pg-two-workers")
-    assert len(trials) == 5 and all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
-    assert sorted(t.user_attrs["slot"] for t in trials) == list(range(5))
+    assert len(trials) == 8 and all(t.state.name in ("COMPLETE", "PRUNED") for t in trials)
+    assert sorted(t.user_attrs["slot"] for t in trials) == list(range(8))
     assert len({t.user_attrs["worker"]["pid"] for t in trials}) == 2
     sweep_dir = only_sweep_dir(tmp_path / "out")
     assert not (sweep_dir / "study.db").exists()  # the study lives in PostgreSQL
     assert json.loads((sweep_dir / "sweep.json").read_text())["storage"] == postgres_url
-    assert len(read_csv(sweep_dir / "sweep.csv")) == 5
+    assert len(read_csv(sweep_dir / "sweep.csv")) == 8
 
 
 def test_a_worker_from_elsewhere_joins_a_running_postgres_study(postgres_url, tmp_path):
