@@ -114,6 +114,27 @@ def test_an_accuracy_monitor_on_a_regression_source_is_refused_by_both(tmp_path,
                        "not a metric of a regression run", "val_r2")
 
 
+@pytest.mark.parametrize("command", ["config show", "train"])
+def test_a_two_class_monitor_on_a_three_class_source_is_refused_by_both(tmp_path, command):
+    # ROC-AUC and average precision exist only for two classes; spiral has n_classes: 3.
+    config = write_config(tmp_path, "train: {checkpoint: {monitor: val_roc_auc}, epochs: 1}\n"
+                          f"run: {{root: {tmp_path / 'runs'}}}\n")
+    result = run(*command.split(), config)
+    assert_clean_error(result, "train.checkpoint.monitor (line 1)", "'val_roc_auc'",
+                       "not a metric of a 3-class classification run", "val_f1_macro")
+    assert "val_average_precision" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("data", ["{source: moons}", "{source: blobs, n_classes: 2}"])
+def test_a_two_class_monitor_on_a_two_class_source_is_accepted(tmp_path, data):
+    config = write_config(tmp_path, f"data: {data}\n"
+                          "train: {checkpoint: {monitor: val_average_precision}}\n")
+    result = run("config", "show", config)
+    assert_ok(result)
+    assert "monitor: val_average_precision" in result.output
+
+
 def test_a_plateau_schedule_monitor_is_checked_too(tmp_path):
     result = run("config", "show", write_config(tmp_path, "schedule: {kind: plateau, monitor: "
                                                 "loss}\n"))

@@ -176,9 +176,11 @@ def test_a_resume_with_nothing_left_to_train_reports_the_row_before_the_resume(t
 def test_a_config_that_does_not_fit_the_data_leaves_no_folder(tmp_path):
     from mlptrain.errors import ConfigError
 
-    # val_roc_auc passes the config's own check (a classifier may be binary); the data has 3
-    # classes (a config's task alone, e.g. val_accuracy on sine, is refused by validate_config)
-    raw = {"data": {"source": "spiral", "n_samples": 100}, "model": {"hidden": [4]},
+    # val_roc_auc passes the config's own check (a CSV's classes are known only once read);
+    # flowers.csv has 3 (a config's task alone, e.g. val_accuracy on sine, or its classes, as
+    # spiral's, is refused by validate_config)
+    flowers = Path(__file__).resolve().parents[1] / "data" / "flowers.csv"
+    raw = {"data": {"source": "csv", "path": str(flowers)}, "model": {"hidden": [4]},
            "train": {"checkpoint": {"monitor": "val_roc_auc"}}, "run": {"root": str(tmp_path)}}
     with pytest.raises(ConfigError, match="train.checkpoint.monitor: 'val_roc_auc' is not a "
                                           "metric of this run"):

@@ -365,11 +365,14 @@ def test_a_monitor_that_is_not_a_metric_is_a_config_error(tmp_path):
     from mlptrain.errors import ConfigError
 
     cfg = small_config(tmp_path, train={"checkpoint": {"monitor": "val_r2"}})
-    with pytest.raises(ConfigError, match="'val_r2' is not a metric of a classification run"):
+    with pytest.raises(ConfigError, match="'val_r2' is not a metric of a 3-class classification run"):
         validate_config(cfg)  # known from the config alone: config show says it too
     cfg = small_config(tmp_path, train={"checkpoint": {"monitor": "val_roc_auc"}})
+    with pytest.raises(ConfigError, match="'val_roc_auc' is not a metric of a 3-class"):
+        validate_config(cfg)  # spiral's classes are known from the config (n_classes: 3)
+    cfg["data"] = {"source": "csv", "path": str(REPO / "data" / "flowers.csv")}
     with pytest.raises(ConfigError, match="'val_roc_auc' is not a metric of this run"):
-        start_run(validate_config(cfg))  # known once the data says there are 3 classes
+        start_run(validate_config(cfg))  # known once the file says there are 3 classes
 
 
 def test_resume_takes_blas_threads_from_the_run_config(tmp_path):

@@ -23,7 +23,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from mlptrain.config.paths import keys_under, resolve_paths
-from mlptrain.config.schema import SYNTHETIC_SOURCES, ExperimentConfig
+from mlptrain.config.schema import IMAGE_SOURCES, SYNTHETIC_SOURCES, ExperimentConfig
 from mlptrain.errors import ConfigError
 
 MAX_CONFIG_BYTES = 1_000_000
@@ -291,7 +291,9 @@ def consistency_problems(cfg: ExperimentConfig) -> list[tuple[KeyPath, str]]:
                     f"{data.source} is generated from the seed and reads no file; remove "
                     f"data.{key}, or set data.source to csv, npz or idx")))
     tasks = [data.task] if data.task != "auto" else ["classification", "multilabel", "regression"]
-    names = _unique(n for t in tasks for n in metric_names(t, has_val=True, binary=True))
+    classes = _class_count(cfg)
+    binary = classes in (None, 2)  # ROC-AUC and average precision: two classes only
+    names = _unique(n for t in tasks for n in metric_names(t, has_val=True, binary=binary))
     watched: list[tuple[KeyPath, str]] = [(("train", "checkpoint", "monitor"),
                                            cfg.train.checkpoint.monitor)]
     if cfg.train.early_stopping is not None:
@@ -302,10 +304,25 @@ def consistency_problems(cfg: ExperimentConfig) -> list[tuple[KeyPath, str]]:
         if name not in names:
             hint = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
             task = f"a {data.task} run" if data.task != "auto" else "any run"
+            if data.task == "classification" and classes is not None:
+                task = f"a {classes}-class classification run"
             problems.append((loc, f"{name!r} is not a metric of {task}; "
                              + (f"did you mean {hint[0]!r}? " if hint else "")
                              + "allowed: " + ", ".join(names)))
     return problems
+
+
+def _class_count(cfg: ExperimentConfig) -> int | None:
+    """The number of classes a classification run of `cfg` has, when the config alone says
+    it (a synthetic set, an image set); None when only the data says it (a file)."""
+    from mlptrain.data.named import IMAGE_SETS
+    from mlptrain.data.synthetic import class_count
+
+    if cfg.data.source in IMAGE_SOURCES:
+        return len(IMAGE_SETS[cfg.data.source].class_names)
+    if cfg.data.source in SYNTHETIC_SOURCES:
+        return class_count(cfg.data.source, cfg.data.n_classes)
+    return None
 
 
 def _most_specific(errors: list) -> list:

@@ -125,6 +125,14 @@ GENERATORS: dict[str, Generator] = {
 }
 
 
+def class_count(name: str, n_classes: int) -> int | None:
+    """How many classes the synthetic set `name` has with `data.n_classes`: xor, moons and
+    circles always 2, spiral and blobs n_classes, sine none (None: a regression set)."""
+    if name == "sine":
+        return None
+    return n_classes if name in ("spiral", "blobs") else 2
+
+
 def make_synthetic(
     name: str, spec: SyntheticSpec, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
