@@ -153,3 +153,86 @@ def test_memory_slots_count_the_saved_pairs_and_the_six_arrays_a_step_holds(hist
     assert all(a.shape == x.shape for a in opt.state.values())
     assert LBFGS.memory_slots(history_size=history_size) == 2 * history_size + 6
     assert LBFGS.state_slots == LBFGS.memory_slots()  # the class default: history_size 10
+
+
+def _torch_lbfgs_path(fun_torch, x0, steps, history_size, lr):
+    """PyTorch's LBFGS (strong Wolfe), one iteration per step() and at most 25 line-search
+    evaluations after the first trial (max_eval 26 = the step's own evaluation + 1 + 25)."""
+    torch = pytest.importorskip("torch")
+    p = torch.tensor(x0.copy(), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([p], lr=lr, max_iter=1, max_eval=26, history_size=history_size,
+                            line_search_fn="strong_wolfe", tolerance_grad=0.0,
+                            tolerance_change=1e-9)
+
+    def closure():
+        opt.zero_grad()
+        f = fun_torch(p)
+        f.backward()
+        return f
+
+    path = []
+    for _ in range(steps):
+        opt.step(closure)
+        path.append(p.detach().numpy().copy())
+    return np.array(path)  # (steps, n)
+
+
+def _our_path(fun, x0, steps, history_size, lr):
+    x = x0.copy()
+    opt = minimise(fun, x, iterations=0, history_size=history_size)  # a fresh optimizer
+    grads = np.zeros_like(x)
+
+    def closure():
+        f, g = fun(x)
+        grads[...] = g
+        return f
+
+    f, path = closure(), []
+    for _ in range(steps):
+        opt.step(x, grads, lr, closure=closure, loss=f)
+        f = closure()
+        path.append(x.copy())
+    return np.array(path)  # (steps, n)
+
+
+def _rosenbrock_torch(x):
+    r = x[1:] - x[:-1] ** 2
+    return (100 * r**2 + (1 - x[:-1]) ** 2).sum()
+
+
+def _smooth_convex():
+    """f(x) = log sum exp(A x) + |x|^2 / 2 and its gradient, as NumPy and as torch."""
+    A = np.random.default_rng(3).normal(size=(30, 12))  # (terms, n)
+
+    def numpy_fun(x):
+        z = A @ x
+        e = np.exp(z - z.max())
+        return float(np.log(e.sum()) + z.max() + x @ x / 2), A.T @ (e / e.sum()) + x
+
+    def torch_fun(x):
+        import torch
+
+        return torch.logsumexp(torch.as_tensor(A) @ x, 0) + (x * x).sum() / 2
+
+    return numpy_fun, torch_fun
+
+
+@pytest.mark.parametrize("history_size, lr", [(10, 1.0), (3, 1.0), (5, 0.5), (10, 2.0)])
+def test_iterates_match_pytorch_lbfgs_with_strong_wolfe_on_rosenbrock(history_size, lr):
+    """The same decisions as torch.optim.LBFGS(line_search_fn="strong_wolfe"): the iterates
+    agree to rounding (which Rosenbrock's curvature amplifies after ~20 iterations)."""
+    x0 = np.tile([-1.2, 1.0], 5)  # (10,)
+    ours = _our_path(rosenbrock, x0, 15, history_size, lr)
+    theirs = _torch_lbfgs_path(_rosenbrock_torch, x0, 15, history_size, lr)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-11)
+
+
+@pytest.mark.parametrize("history_size, lr", [(10, 1.0), (2, 1.0), (4, 3.0)])
+def test_iterates_match_pytorch_lbfgs_on_a_smooth_convex_function(history_size, lr):
+    """10 iterations take max |g| from 2 to ~1e-5; beyond, PyTorch stops moving once
+    g.d > -1e-9 (its tolerance_change), while mlptrain leaves stopping to `converged`."""
+    numpy_fun, torch_fun = _smooth_convex()
+    x0 = np.linspace(-2.0, 3.0, 12)  # (12,)
+    ours = _our_path(numpy_fun, x0, 10, history_size, lr)
+    theirs = _torch_lbfgs_path(torch_fun, x0, 10, history_size, lr)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)

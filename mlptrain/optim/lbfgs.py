@@ -15,8 +15,9 @@ One `step` is one L-BFGS iteration on the objective ::
 The loop gives `step` the loss and gradient at the current point (`loss`, `grads`) and a
 `closure` that re-evaluates them at whatever `params` holds (the line search writes its trial
 points into `params`): the training loop treats an epoch as one such step over the whole
-training set (`full_batch`). The line search follows Nocedal & Wright (Algorithms 3.5/3.6)
-as PyTorch's `torch.optim.LBFGS(line_search_fn="strong_wolfe")` does.
+training set (`full_batch`). The line search is Nocedal & Wright's (Algorithms 3.5/3.6) as
+PyTorch's `torch.optim.LBFGS(line_search_fn="strong_wolfe")` implements it, decision for
+decision, so that the iterates agree with PyTorch's to rounding (tests/test_optim_lbfgs.py).
 
 Why not SciPy's L-BFGS-B (which scikit-learn's MLP uses)? SciPy owns its iteration loop and
 keeps its state inside: no epoch boundaries for the loop's evaluations and checkpoints, and no
@@ -39,7 +40,7 @@ from mlptrain.optim.optimizers import OPTIMIZERS, Optimizer
 from mlptrain.registry import Param
 
 C1, C2 = 1e-4, 0.9  # sufficient decrease and curvature constants of the strong Wolfe search
-MAX_LINE_SEARCH = 25  # loss evaluations per line search
+MAX_LINE_SEARCH = 25  # loss evaluations per line search after the first trial
 TOLERANCE_CHANGE = 1e-9  # a bracket narrower than this (times max |d|) ends the search
 CURVATURE_EPS = 1e-10  # pairs with s.y below this are not kept (H would lose definiteness)
 FTOL = 2.220446049250313e-09  # SciPy's L-BFGS-B default relative decrease (factr 1e7 * eps)
@@ -180,33 +181,42 @@ class LBFGS(Optimizer):
         self.count = min(self.count + 1, self.history_size)
 
     def _strong_wolfe(self, evaluate, t, d, f, g, gtd):
-        """(f, g, t) at a step t satisfying the strong Wolfe conditions (or the best found)."""
+        """(f, g, t) at a step t satisfying the strong Wolfe conditions (or the lowest found).
+
+        PyTorch's `_strong_wolfe`, decision for decision (so that the iterates agree to
+        rounding): `searches` counts the evaluations after the first trial, at most
+        MAX_LINE_SEARCH, and, as there, "no lower than the previous trial" brackets only from
+        the third trial on (Nocedal & Wright's Algorithm 3.5 has it from the second)."""
         d_norm = float(np.max(np.abs(d))) if d.size else 0.0
         f_new, g_new = evaluate(t)
         gtd_new = float(np.dot(g_new, d))
         t_prev, f_prev, g_prev, gtd_prev = 0.0, f, g, gtd
-        evals, bracket = 1, None
-        while evals < MAX_LINE_SEARCH:  # bracketing phase
-            if f_new > f + C1 * t * gtd or (evals > 1 and f_new >= f_prev) or gtd_new >= 0:
-                bracket = [[t_prev, f_prev, g_prev, gtd_prev], [t, f_new, g_new, gtd_new]]
+        searches = 0
+        while searches < MAX_LINE_SEARCH:  # bracketing phase
+            if f_new > f + C1 * t * gtd or (searches > 1 and f_new >= f_prev):
                 break
             if abs(gtd_new) <= -C2 * gtd:
                 return f_new, g_new, t
+            if gtd_new >= 0:
+                break
             low, high = t + 0.01 * (t - t_prev), t * 10
             t_next = cubic_minimum(t_prev, f_prev, gtd_prev, t, f_new, gtd_new, (low, high))
             t_prev, f_prev, g_prev, gtd_prev = t, f_new, g_new, gtd_new
             t = t_next
             f_new, g_new = evaluate(t)
             gtd_new = float(np.dot(g_new, d))
-            evals += 1
-        if bracket is None:  # out of evaluations while still extrapolating
-            return (f_new, g_new, t) if f_new <= f else (f, g, 0.0)
-        return self._zoom(evaluate, bracket, d, d_norm, f, gtd, evals)
+            searches += 1
+        else:  # out of evaluations while still extrapolating: the lower of 0 and t
+            return (f, g, 0.0) if f <= f_new else (f_new, g_new, t)
+        bracket = [[t_prev, f_prev, g_prev, gtd_prev], [t, f_new, g_new, gtd_new]]
+        return self._zoom(evaluate, bracket, d, d_norm, f, gtd, searches)
 
-    def _zoom(self, evaluate, bracket, d, d_norm, f, gtd, evals):
+    def _zoom(self, evaluate, bracket, d, d_norm, f, gtd, searches):
+        """Shrink `bracket` ([t, f, g, g.d] at each end) around a strong Wolfe point by cubic
+        interpolation, kept 10% inside the bracket when it would stall at an end."""
         low, high = (0, 1) if bracket[0][1] <= bracket[1][1] else (1, 0)
         stuck = False
-        while evals < MAX_LINE_SEARCH:
+        while searches < MAX_LINE_SEARCH:
             a, b = bracket[0][0], bracket[1][0]
             if abs(b - a) * d_norm < TOLERANCE_CHANGE:
                 break
@@ -223,7 +233,7 @@ class LBFGS(Optimizer):
                 stuck = False
             f_new, g_new = evaluate(t)
             gtd_new = float(np.dot(g_new, d))
-            evals += 1
+            searches += 1
             point = [t, f_new, g_new, gtd_new]
             if f_new > f + C1 * t * gtd or f_new >= bracket[low][1]:
                 bracket[high] = point
@@ -235,7 +245,7 @@ class LBFGS(Optimizer):
                 bracket[high] = bracket[low]
             bracket[low] = point
         t, f_low, g_low, _ = bracket[low]
-        return (f_low, g_low, t) if f_low <= f else (f, bracket[low][2], 0.0)
+        return f_low, g_low, t
 
     # ---- stopping and state ------------------------------------------------------------------
 
