@@ -186,3 +186,25 @@ def test_average_precision_groups_a_tie_below_the_top_score():
 def test_confusion_matrix_counts_are_integers():
     cm = m.classification_summary(np.array([[0.2], [0.9]]), np.array([0, 1]), 2)["confusion_matrix"]
     assert cm == [[1, 0], [0, 1]] and all(type(v) is int for row in cm for v in row)
+
+
+def test_roc_auc_of_a_single_class_is_nan_without_computing_zero_over_zero():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 0/0 would warn "invalid value encountered"
+        assert math.isnan(m.roc_auc(np.ones(4, bool), np.array([0.1, 0.4, 0.2, 0.9])))
+        assert math.isnan(m.roc_auc(np.zeros(4, bool), np.array([0.1, 0.4, 0.2, 0.9])))
+        assert math.isnan(m.average_precision(np.zeros(3, bool), np.array([0.3, 0.2, 0.1])))
+
+
+def test_roc_auc_and_average_precision_read_0_1_integer_labels_as_booleans():
+    """labels 0/1 as integers mean negative/positive (not indices into the samples)."""
+    labels = np.array([1, 0, 0, 1, 0])
+    scores = np.array([0.9, 0.8, 0.3, 0.35, 0.1])
+    # by hand: (positive, negative) pairs ordered right: 0.9 above all 3 negatives, 0.35
+    # above 0.3 and 0.1 -> 5 of 6
+    assert m.roc_auc(labels, scores) == pytest.approx(5 / 6, abs=1e-15)
+    # thresholds 0.9 (P 1, R 1/2), 0.8 (P 1/2, R 1/2), 0.35 (P 2/3, R 1): 1/2 * 1 + 1/2 * 2/3
+    assert m.average_precision(labels, scores) == pytest.approx(5 / 6, abs=1e-15)
+    assert m.roc_auc(labels.astype(bool), scores) == m.roc_auc(labels, scores)
