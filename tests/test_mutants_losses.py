@@ -216,3 +216,19 @@ def test_default_outputs_and_configs():
     for name in ("mse", "mae", "huber"):
         assert get_loss(name).output == "identity"
         assert get_loss(name, output="sigmoid").output == "sigmoid"
+
+
+def test_kink_sides_of_mae_and_huber_by_hand():
+    """The masks the gradient check compares across a finite-difference step: r = y_hat - y
+    with r exactly 0 and |r| exactly delta at the edges."""
+    from mlptrain.nn.losses import get_loss
+
+    logits = np.array([[0.0, 1.5, -2.0, 0.5]])  # (1, 4)
+    y = np.array([[0.0, 0.5, -1.0, 1.0]])  # r = [0, 1, -1, -0.5]
+    [mae_side] = get_loss("mae", output="identity").kink_sides(logits, y)
+    np.testing.assert_array_equal(mae_side, [[False, True, False, False]])
+    positive, inside = get_loss("huber", output="identity", delta=1.0).kink_sides(logits, y)
+    np.testing.assert_array_equal(positive, [[False, True, False, False]])
+    np.testing.assert_array_equal(inside, [[True, True, True, True]])  # |r| <= delta = 1
+    _, inside_half = get_loss("huber", output="identity", delta=0.5).kink_sides(logits, y)
+    np.testing.assert_array_equal(inside_half, [[True, False, False, True]])

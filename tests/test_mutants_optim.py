@@ -459,3 +459,16 @@ def test_plateau_loads_a_state_saved_under_its_former_name():
                                                  "best": 2.0, "num_bad": 0, "cooldown_left": 0}})
     assert s.lr_at(0, 1) == 0.25 and s.best == 2.0
     assert s.state_dict()["scalars"]["name"] == "plateau"
+
+
+def test_plateau_cooldown_of_two_epochs_delays_the_next_reduction_by_two():
+    """patience 0, a constant metric: epoch 1 sets the best; epoch 2 is bad -> reduce and
+    cool down for 2 epochs (3 and 4 count no bad epochs); epoch 5 is bad -> reduce; 8 too."""
+    from mlptrain.optim.schedules import ReduceOnPlateau
+
+    schedule = ReduceOnPlateau(1.0, mode="min", factor=0.5, patience=0, cooldown=2)
+    lrs = []
+    for _ in range(8):
+        schedule.end_epoch(3.0)
+        lrs.append(schedule.lr_at(0, 1))
+    assert lrs == [1.0, 0.5, 0.5, 0.5, 0.25, 0.25, 0.25, 0.125]
