@@ -361,3 +361,24 @@ def test_predict_runs_in_eval_mode_and_sigmoid_classes_are_integers():
     np.testing.assert_allclose(net.predict_proba(X), 1 / (1 + np.exp(-net.forward(X))))
     for k, v in net.buffers().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_loss_and_grads_uses_the_networks_output_and_the_sample_weights():
+    """A sigmoid-output network with MSE (whose default output is identity) and per-sample
+    weights: the loss is sum_i w_i mean_k (sigmoid(z_ik) - y_ik)^2 / sum_i w_i, by hand."""
+    net = MLP([3, 4, 2], activation="tanh", output="sigmoid", dtype="float64", seed=0)
+    X = np.random.default_rng(1).normal(size=(5, 3))  # (5, 3)
+    y = np.random.default_rng(2).uniform(size=(5, 2))  # (5, 2)
+    w = np.array([1.0, 2.0, 0.5, 0.0, 3.0])  # (5,)
+    value, grads = net.loss_and_grads(X, y, loss="mse", sample_weight=w, training=False)
+    yhat = 1.0 / (1.0 + np.exp(-net.forward(X)))  # (5, 2)
+    expected = float(np.sum(w[:, None] * (yhat - y) ** 2) / (w.sum() * 2))
+    assert value == pytest.approx(expected, rel=1e-14)
+    assert set(grads) == set(net.parameters())
+
+
+def test_uniform_init_refuses_a_zero_limit():
+    from mlptrain.nn.initializers import Uniform
+
+    with pytest.raises(ValueError, match="uniform init limit must be > 0, got 0"):
+        Uniform(0)
