@@ -56,6 +56,7 @@ def _describe_non_finite(raw: RawData, i: int) -> str:
         j = int(np.argmin(np.isfinite(row_x)))
         name = repr(raw.feature_names[j]) if raw.feature_names else str(j)
         return f"feature column {name} is {row_x[j]}"
+    assert raw.y is not None  # row i is bad and its features are finite: its target is not
     y = raw.y.reshape(len(raw.y), -1)[i]
     j = int(np.argmin(np.isfinite(y)))
     name = repr(raw.target_names[j]) if raw.target_names else str(j)
@@ -255,13 +256,14 @@ def _csv_features(path: Path, cfg: DataConfig, pre: Preprocessor) -> RawData:
     encoded by the model's categories."""
     table = read_table(path, cfg.delimiter, cfg.header)
     n_raw = pre.n_features if pre.categorical is None else pre.categorical.n_raw
-    named = bool(table.names and pre.feature_names)
-    missing = [n for n in pre.feature_names or [] if named and n not in table.names]
+    header, wanted = table.names or [], pre.feature_names or []
+    named = bool(header and wanted)
+    missing = [n for n in wanted if named and n not in header]
     if named and not missing:
-        columns = [table.names.index(name) for name in pre.feature_names]
-    elif missing and len(missing) < len(pre.feature_names):  # a header short of some features
+        columns = [header.index(name) for name in wanted]
+    elif missing and len(missing) < len(wanted):  # a header short of some features
         raise DataError(f"has no feature column {', '.join(map(repr, missing))}; the model's "
-                        f"features are {', '.join(pre.feature_names)}", path=path)
+                        f"features are {', '.join(wanted)}", path=path)
     elif table.width == n_raw:
         columns = list(range(table.width))
     elif table.width < n_raw:

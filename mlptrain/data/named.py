@@ -204,16 +204,16 @@ def locate(
     if not bases:
         raise _not_found(spec, folders, "data.mirrors is empty")
     target = cache_root() / name
-    paths = {}
+    paths: dict[str, Path] = {}
     for role in ROLES:
         filename = spec.files[role]
-        paths[role] = _file_in(target, filename)
-        if paths[role] is None:
+        cached = _file_in(target, filename)
+        if cached is None:
             urls = [base.rstrip("/") + f"/{filename}.gz" for base in bases]
-            dest = target / f"{filename}.gz"
+            cached = target / f"{filename}.gz"
             try:
-                download(urls, dest, verifier(spec, role), progress=progress)
+                download(urls, cached, verifier(spec, role), progress=progress)
             except DataError as err:
                 raise _not_found(spec, folders, f"the download failed: {err.message}") from None
-            paths[role] = dest
+        paths[role] = cached
     return paths

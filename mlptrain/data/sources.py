@@ -85,10 +85,12 @@ def read_file(path: str | Path, cfg: DataConfig, positions: list[int] | None = N
 
 
 def _files(cfg: DataConfig, positions: list[int] | None) -> dict[str, RawData]:
+    train_path = cfg.train_path or cfg.path
+    assert train_path is not None  # DataConfig's validator: a file source names a file
     if cfg.source == "idx" and cfg.train_path is None:
-        raws = _idx_folder(Path(cfg.path))
+        raws = _idx_folder(Path(train_path))  # data.path: a folder of IDX files
     else:
-        raws = {"train": read_file(cfg.train_path or cfg.path, cfg, positions)}
+        raws = {"train": read_file(train_path, cfg, positions)}
     known = sorted(raws["train"].vocab) if positions is None else positions
     for split, path in (("val", cfg.val_path), ("test", cfg.test_path)):
         if path is not None:

@@ -51,6 +51,13 @@ def _columns(y: np.ndarray) -> np.ndarray:
     return y[:, None] if y.ndim == 1 else y  # (n, k)
 
 
+def _target_columns(raw: RawData) -> np.ndarray:
+    """The targets of `raw` as columns (n, k). Every reader that feeds `encode_targets` sets
+    them (only the feature-only reads for prediction leave `y` None)."""
+    assert raw.y is not None, f"{raw.path}: no targets to encode"
+    return _columns(raw.y)
+
+
 def _column_name(raw: RawData, j: int) -> str:
     return repr(raw.target_names[j]) if raw.target_names else f"target {j}"
 
@@ -63,7 +70,7 @@ def resolve_task(task: str, loss_kind: str, train: RawData) -> str:
         return task
     if loss_kind in LOSSES and LOSSES[loss_kind].task != "auto":
         return LOSSES[loss_kind].task  # regression or classification, as the loss declares
-    y = _columns(train.y)
+    y = _target_columns(train)
     if loss_kind == BINARY_LOSS:
         return "classification" if y.shape[1] == 1 else "multilabel"
     if y.dtype.kind == "U":
@@ -83,7 +90,7 @@ def _first_bad(raw: RawData, bad: np.ndarray) -> tuple[int, int]:
 
 
 def _regression(raw: RawData) -> np.ndarray:
-    y = _columns(raw.y)
+    y = _target_columns(raw)
     if y.dtype.kind == "U":
         bad = np.vectorize(_not_a_number, otypes=[bool])(y)
         i, j = _first_bad(raw, bad)
@@ -105,7 +112,7 @@ def _not_a_number(text: str) -> bool:
 
 def _class_ids(raw: RawData, names: list[str] | None) -> np.ndarray:
     """Class ids (n,) int64 of one split; `names` maps string labels."""
-    y = _columns(raw.y)
+    y = _target_columns(raw)
     if y.shape[1] != 1:
         raise DataError(
             f"classification needs one target column, got {y.shape[1]}; several 0/1 "
@@ -143,9 +150,9 @@ def _classification(
     raws: dict[str, RawData], class_names: list[str] | None
 ) -> tuple[list[str], dict[str, np.ndarray]]:
     train = raws["train"]
-    strings = _columns(train.y).dtype.kind == "U"
+    strings = _target_columns(train).dtype.kind == "U"
     if class_names is None and strings:
-        class_names = sorted(set(_columns(train.y)[:, 0].tolist()))
+        class_names = sorted(set(_target_columns(train)[:, 0].tolist()))
     ids = {name: _class_ids(raw, class_names if strings else None) for name, raw in raws.items()}
     if class_names is None:
         n_classes = max(int(y.max()) + 1 for y in ids.values() if len(y))
@@ -167,9 +174,11 @@ def _classification(
     return class_names, ids
 
 
-def _binary(raws: dict[str, RawData], class_names: list[str] | None) -> tuple[list[str], dict]:
+def _binary(
+    raws: dict[str, RawData], class_names: list[str] | None
+) -> tuple[list[str], dict[str, np.ndarray]]:
     """A single column of two distinct values as class ids 0/1 (n,) int64, with their names."""
-    train_y = _columns(raws["train"].y)[:, 0]
+    train_y = _target_columns(raws["train"])[:, 0]
     if class_names is not None and len(class_names) != 2:
         raise DataError(
             f"binary_cross_entropy needs two classes, the targets hold {len(class_names)}; use "
@@ -190,7 +199,7 @@ def _binary(raws: dict[str, RawData], class_names: list[str] | None) -> tuple[li
             )
     encoded = {}
     for name, raw in raws.items():
-        y = _columns(raw.y)[:, 0]
+        y = _target_columns(raw)[:, 0]
         text = y if y.dtype.kind == "U" else np.array([f"{v:g}" for v in y], dtype=str)
         hit = text[:, None] == np.asarray(class_names)[None, :]  # (n, 2)
         if not hit.any(axis=1).all():
@@ -204,10 +213,10 @@ def _binary(raws: dict[str, RawData], class_names: list[str] | None) -> tuple[li
     return class_names, encoded
 
 
-def _multilabel(raws: dict[str, RawData]):
+def _multilabel(raws: dict[str, RawData]) -> dict[str, np.ndarray]:
     encoded = {}
     for name, raw in raws.items():
-        y = _columns(raw.y)
+        y = _target_columns(raw)
         bad = ~np.isin(y, (0, 1)) if y.dtype.kind != "U" else np.ones(y.shape, bool)
         if bad.any():
             i, j = _first_bad(raw, bad)
@@ -232,11 +241,11 @@ def encode_targets(
     if task == "regression":
         y = {name: _regression(raw) for name, raw in raws.items()}
         return Encoded(task, y["train"].shape[1], None, y)
-    one_column = _columns(raws["train"].y).shape[1] == 1
+    one_column = _target_columns(raws["train"]).shape[1] == 1
     if one_column and (task == "multilabel" or loss_kind == BINARY_LOSS):
         names, y = _binary(raws, class_names)
         return Encoded("classification", 2, names, y)
     if task == "classification":
         names, y = _classification(raws, class_names)
         return Encoded(task, len(names), names, y)
-    return Encoded("multilabel", _columns(raws["train"].y).shape[1], None, _multilabel(raws))
+    return Encoded("multilabel", _target_columns(raws["train"]).shape[1], None, _multilabel(raws))
