@@ -62,11 +62,11 @@ def trial_rows(trials, spec: SweepSpec, now: datetime | None = None) -> list[Tri
 
 
 def best_row(rows: list[TrialRow], direction: str) -> TrialRow | None:
-    done = [r for r in rows if r.state == "complete" and r.value is not None]
+    done = [(r.value, r) for r in rows if r.state == "complete" and r.value is not None]
     if not done:
         return None
     sign = 1 if direction == "minimize" else -1
-    return min(done, key=lambda r: (sign * r.value, r.trial))
+    return min(done, key=lambda pair: (sign * pair[0], pair[1].trial))[1]
 
 
 def csv_text(rows: list[TrialRow], keys: list[str]) -> str:

@@ -76,13 +76,19 @@ class Range:
     def log(self) -> bool:
         return self.kind.startswith("log_")
 
+    def bounds(self) -> tuple[float | int, float | int]:
+        """(low, high) of a numeric range: every kind but choice has both (`_range` sets them)."""
+        assert self.low is not None and self.high is not None, f"{self.key}: {self.kind} bounds"
+        return self.low, self.high
+
     def probes(self) -> list[tuple[str, Any]]:
         """(what, value) pairs that stand for every value the range can produce."""
         if self.kind == "choice":
             return [("choice", c) for c in self.choices]
-        probes = [("lower end", self.low), ("upper end", self.high)]
+        low, high = self.bounds()
+        probes: list[tuple[str, Any]] = [("lower end", low), ("upper end", high)]
         if self.is_float and self.step is None:  # a fractional value: is the key a float?
-            inside = self.low + (self.high - self.low) * 0.377
+            inside = low + (high - low) * 0.377
             probes.append(("value inside the range", inside))
         return probes
 
@@ -90,9 +96,10 @@ class Range:
         """Every value of a grid: the choices, or low..high by step (int ranges by 1)."""
         if self.kind == "choice":
             return list(self.choices)
+        low, high = self.bounds()
         step = self.step if self.step is not None else 1
-        count = int(math.floor((self.high - self.low) / step + 1e-9)) + 1
-        values = [self.low + i * step for i in range(count)]
+        count = int(math.floor((high - low) / step + 1e-9)) + 1
+        values = [low + i * step for i in range(count)]
         return [int(v) for v in values] if self.kind == "int" else values
 
     def to_json(self) -> dict[str, Any]:

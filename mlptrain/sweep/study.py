@@ -205,9 +205,10 @@ def make_pruner(spec: SweepSpec):
 
 def slot_seeded(build: Callable[[int], Any], seed: int):
     """A sampler delegating to `build(slot_seed(seed, slot))`, made anew for every trial."""
-    optuna = require_optuna()
+    require_optuna()
+    from optuna.samplers import BaseSampler
 
-    class SlotSeededSampler(optuna.samplers.BaseSampler):
+    class SlotSeededSampler(BaseSampler):
         def __init__(self) -> None:
             self._inner = build(slot_seed(seed, 0))
 
@@ -240,13 +241,14 @@ def SlotGridSampler(spec: SweepSpec):  # noqa: N802 (a class made on demand: opt
     import itertools
 
     import numpy as np
-    optuna = require_optuna()
+    require_optuna()
+    from optuna.samplers import RandomSampler
 
     points = list(itertools.product(*[encoded_grid(r) for r in spec.space]))
     order = np.random.default_rng(spec.seed).permutation(len(points))
     index = {r.key: i for i, r in enumerate(spec.space)}
 
-    class _Grid(optuna.samplers.RandomSampler):
+    class _Grid(RandomSampler):
         def sample_independent(self, study, trial, param_name, param_distribution):
             slot = slot_of(study.get_trials(deepcopy=False), trial.number)
             return points[int(order[slot % len(points)])][index[param_name]]
