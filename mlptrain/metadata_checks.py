@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from mlptrain.errors import CheckpointError
 
@@ -47,11 +47,11 @@ def check_depth(meta: Any, path: Path) -> None:
         raise CheckpointError(f"its metadata nests more than {MAX_DEPTH} levels deep", path=path)
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_real(value: Any) -> bool:
+def _is_real(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -36,7 +36,7 @@ class _ConfigDumper(yaml.SafeDumper):
     """Block-style mappings, flow-style lists of plain values."""
 
 
-def _represent_list(dumper: yaml.SafeDumper, value: list) -> yaml.Node:
+def _represent_list(dumper: yaml.SafeDumper, value: list | tuple) -> yaml.Node:
     flat = all(not isinstance(item, dict | list | tuple) for item in value)
     return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flat)
 

@@ -21,7 +21,7 @@ from mlptrain.registry import Entry, Param, Registry
 def kind_literal(registry: Registry[Any], *extra: str, aliases: bool = False) -> Any:
     """``Literal[*extra, *names]``: the names a config may give (with `aliases`, those too)."""
     names = tuple(registry) if aliases else registry.names()
-    return Literal[(*extra, *names)]  # type: ignore[valid-type]
+    return Literal[(*extra, *names)]
 
 
 def kinds_sentence(registry: Registry[Any], last: str = "or") -> str:
