@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 
-def improves(value: float, best: float | None, mode: str, min_delta: float = 0.0) -> bool:
-    """True when `value` beats `best` by more than `min_delta` in direction `mode`."""
+def improves(
+    value: float | None, best: float | None, mode: str, min_delta: float = 0.0
+) -> TypeGuard[float]:
+    """True when `value` is a number that beats `best` by more than `min_delta` in direction
+    `mode` (a missing or non-finite value never does)."""
     if value is None or not math.isfinite(value):
         return False
     if best is None:

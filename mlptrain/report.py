@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 # Metric names shown on the per-epoch line, in order, with their formats.
 _EPOCH_COLUMNS = (
@@ -53,7 +56,7 @@ class ConsoleObserver:
         self.total_epochs = total_epochs
         self.quiet = quiet
         self.interactive = console.is_terminal and not quiet
-        self._bar = None
+        self._bar: tqdm[Any] | None = None
         self._done = 0
         self._epoch = 0
         self._n_batches = 0

@@ -203,13 +203,13 @@ class RunLock:
                 ) from None
             if _same_file(fd, self.path):
                 self._fd = fd
-                self._write_holder(command)
+                self._write_holder(fd, command)
                 return self
             os.close(fd)  # a releasing process unlinked it after we opened it: start over
         raise RunDirError("could not take the run directory's lock (it keeps changing)",
                           path=self.path)
 
-    def _write_holder(self, command: str) -> None:
+    def _write_holder(self, fd: int, command: str) -> None:
         import json
         import socket
 
@@ -217,8 +217,8 @@ class RunLock:
                   "started": time.strftime("%Y-%m-%d %H:%M:%S%z"), "command": command}
         data = (json.dumps(holder) + "\n").encode("utf-8")
         try:
-            os.ftruncate(self._fd, 0)
-            os.pwrite(self._fd, data, 0)
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, data, 0)
         except OSError:
             pass  # the holder's name is a courtesy; the lock itself is held
 
