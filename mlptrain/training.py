@@ -34,13 +34,30 @@ from mlptrain.optim.clipping import clip_grad_norm_, global_norm
 if TYPE_CHECKING:
     from mlptrain.config.schema import ExperimentConfig
     from mlptrain.data.dataset import DataBundle
-    from mlptrain.data.target_scaling import ScaledTargetLoss
-    from mlptrain.nn.losses import Loss
     from mlptrain.nn.network import MLP
     from mlptrain.optim.optimizers import Optimizer
-    from mlptrain.optim.schedules import Schedule
 
 PROBE_ROWS = 1024  # rows of the fixed batch for activation statistics when there is no val split
+
+
+class LossFunction(Protocol):
+    """What the loop asks of its loss: a `Loss`, a `ScaledTargetLoss` around one, or the
+    scikit-learn estimators' objective."""
+
+    def value(self, logits: np.ndarray, y: Any, sample_weight: Any = None) -> float: ...
+    def value_and_grad(
+        self, logits: np.ndarray, y: Any, sample_weight: Any = None
+    ) -> tuple[float, np.ndarray]: ...  # (L, dL/dlogits (batch, n_out))
+
+
+class LearningRates(Protocol):
+    """What the loop asks of its schedule: a `Schedule`, or the scikit-learn estimators'
+    rate, which they set between iterations."""
+
+    def lr_at(self, step: int, steps_per_epoch: int) -> float: ...
+    def end_epoch(self, metric: float | None, /) -> None: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict, /) -> None: ...
 
 
 class Observer(Protocol):
@@ -154,9 +171,9 @@ class Trainer:
     cfg: ExperimentConfig  # resolved against the data (assembly.resolve_against_data)
     bundle: DataBundle
     net: MLP
-    loss_fn: Loss | ScaledTargetLoss
+    loss_fn: LossFunction
     optimizer: Optimizer
-    schedule: Schedule
+    schedule: LearningRates
     shuffle_rng: np.random.Generator
     dropout_rng: np.random.Generator
     callbacks: Callbacks = field(default_factory=NoCallbacks)
