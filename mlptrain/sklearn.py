@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import warnings
 from numbers import Integral, Real
+from typing import Any, TypeGuard
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
@@ -84,6 +85,9 @@ class _LearningRate:
 
     def state_dict(self) -> dict:
         return {"lr": self.lr}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.lr = float(state["lr"])
 
 
 class _Objective:
@@ -126,6 +130,16 @@ def _stochastic(est) -> bool:
     return True
 
 
+def _integral(value: Any) -> TypeGuard[int]:
+    """A Python or NumPy integer (typed int: typeshed's numbers ABCs declare no comparisons)."""
+    return isinstance(value, Integral)
+
+
+def _real(value: Any) -> TypeGuard[float]:
+    """A Python or NumPy real number (typed float, as `_integral`)."""
+    return isinstance(value, Real)
+
+
 def _check_params(est) -> None:
     """scikit-learn's parameter constraints, with the parameter named in the message."""
 
@@ -136,7 +150,7 @@ def _check_params(est) -> None:
 
     sizes = est.hidden_layer_sizes
     sizes = list(sizes) if hasattr(sizes, "__iter__") else [sizes]
-    need(all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes),
+    need(all(_integral(s) and not isinstance(s, bool) and s > 0 for s in sizes),
          "hidden_layer_sizes", "positive integers")
     need(est.activation in ACTIVATIONS, "activation", f"one of {sorted(ACTIVATIONS)}")
     need(est.solver in SOLVERS, "solver", f"one of {list(SOLVERS)}")
@@ -144,31 +158,36 @@ def _check_params(est) -> None:
                 "tol": (0, True), "epsilon": (0, False)}
     for name, (low, closed) in positive.items():
         value = getattr(est, name)
-        need(isinstance(value, Real) and not isinstance(value, bool) and np.isfinite(value)
+        need(_real(value) and not isinstance(value, bool) and np.isfinite(value)
              and (value >= low if closed else value > low), name,
              f"a float {'>=' if closed else '>'} {low}")
     batch = est.batch_size
-    need(batch == "auto" or (isinstance(batch, Integral) and not isinstance(batch, bool)
+    need(batch == "auto" or (_integral(batch) and not isinstance(batch, bool)
                              and batch >= 1), "batch_size", "'auto' or an int >= 1")
     need(est.learning_rate in ("constant", "invscaling", "adaptive"), "learning_rate",
          "'constant', 'invscaling' or 'adaptive'")
     for name in ("max_iter", "max_fun"):
         value = getattr(est, name)
-        need(isinstance(value, Integral) and not isinstance(value, bool) and value >= 1,
+        need(_integral(value) and not isinstance(value, bool) and value >= 1,
              name, "an int >= 1")
     no_change = est.n_iter_no_change
-    need(no_change == np.inf or (isinstance(no_change, Integral) and no_change >= 1),
+    need(no_change == np.inf or (_integral(no_change) and no_change >= 1),
          "n_iter_no_change", "an int >= 1 or np.inf")
-    need(isinstance(est.momentum, Real) and 0 <= est.momentum < 1, "momentum", "in [0, 1)")
+    need(_real(est.momentum) and 0 <= est.momentum < 1, "momentum", "in [0, 1)")
     for name in ("beta_1", "beta_2", "validation_fraction"):
         value = getattr(est, name)
-        need(isinstance(value, Real) and 0 <= value < 1, name, "in [0, 1)")
+        need(_real(value) and 0 <= value < 1, name, "in [0, 1)")
 
 
 class _BaseMLP(BaseEstimator):
     """What the classifier and the regressor share: parameters, training loop, convergence."""
 
     _is_classifier = False
+    # fitted by the mini-batch solvers (scikit-learn's names; None where it has None)
+    loss_curve_: list[float]
+    validation_scores_: list[float] | None  # None without early_stopping
+    best_validation_score_: float | None  # None without early_stopping
+    best_loss_: float | None  # None with early_stopping
 
     def __init__(
         self,
@@ -456,6 +475,7 @@ class _BaseMLP(BaseEstimator):
     def _update_no_improvement_count(self, X_val, y_val, sw_val) -> None:
         """scikit-learn's rule: an iteration that does not beat the best by tol counts."""
         if self.early_stopping:
+            assert self.validation_scores_ is not None and self.best_validation_score_ is not None
             predicted = self._predict_values(X_val)
             score = (np.nan if predicted.dtype.kind == "f" and not np.isfinite(predicted).all()
                      else self._score_function(y_val, predicted, sample_weight=sw_val))
@@ -472,6 +492,7 @@ class _BaseMLP(BaseEstimator):
             elif not hasattr(self, "_best_state"):
                 self._best_state = {k: v.copy() for k, v in self._net.state_arrays().items()}
         else:
+            assert self.best_loss_ is not None  # inf at the start without early_stopping
             if self.loss_curve_[-1] > self.best_loss_ - self.tol:
                 self._no_improvement_count += 1
             else:
@@ -479,9 +500,13 @@ class _BaseMLP(BaseEstimator):
             self.best_loss_ = min(self.best_loss_, self.loss_curve_[-1])
 
     def _fit_lbfgs(self, X, y, targets, sample_weight) -> None:
+        from mlptrain.optim.lbfgs import LBFGS
+
+        optimizer = self._optimizer
+        assert isinstance(optimizer, LBFGS)  # what build_optimizer builds for solver="lbfgs"
         n = X.shape[0]
         total = float(n if sample_weight is None else np.sum(sample_weight))
-        self._optimizer.weight_decay = self.alpha / total
+        optimizer.weight_decay = self.alpha / total
         trainer = self._trainer(X, targets, sample_weight, n)
         self.n_iter_ = 0
         converged = False
@@ -489,16 +514,16 @@ class _BaseMLP(BaseEstimator):
             loss = self._one_iteration(trainer)
             self.n_iter_ += 1
             self.t_ += n
-            if not np.isfinite(loss) or self._optimizer.converged(self.tol):
+            if not np.isfinite(loss) or optimizer.converged(self.tol):
                 converged = True
                 break
-            if self._optimizer.evals >= self.max_fun:
+            if optimizer.evals >= self.max_fun:
                 break
-        self.loss_ = self._optimizer.loss
+        self.loss_ = optimizer.loss
         if not converged:
             warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) "
                           f"(max_iter={self.max_iter}, max_fun={self.max_fun}, "
-                          f"{self._optimizer.evals} loss evaluations).\nIncrease the number "
+                          f"{optimizer.evals} loss evaluations).\nIncrease the number "
                           "of iterations to improve the convergence.",
                           ConvergenceWarning, stacklevel=3)
 
