@@ -24,10 +24,14 @@ from __future__ import annotations
 
 import json
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mlptrain.errors import UserError
+
+if TYPE_CHECKING:
+    from onnx import NodeProto, TensorProto
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 13  # Softmax over the last axis and BatchNormalization's eval signature
@@ -58,7 +62,9 @@ class _Graph:
     """Collects nodes and initializers; ``name()`` hands out unique value names."""
 
     def __init__(self, dtype: np.dtype):
-        self.dtype, self.nodes, self.inits, self._n = dtype, [], [], 0
+        self.dtype, self._n = dtype, 0
+        self.nodes: list[NodeProto] = []
+        self.inits: list[TensorProto] = []  # the constants
 
     def name(self, stem: str) -> str:
         self._n += 1

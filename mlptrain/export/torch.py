@@ -73,8 +73,9 @@ def torch_layout(net, preprocessor=None, num_batches_tracked: int = 0):
             add(f"nn.Dropout(p={hl.drop.p!r})")
     d = net.out_dense
     add(f"nn.Linear({d.fan_in}, {d.fan_out})", weight=d.W.T, bias=d.b)
-    if _OUTPUTS[net.output_name]:
-        add(_OUTPUTS[net.output_name])
+    output = _OUTPUTS[net.output_name]
+    if output is not None:  # identity: no module
+        add(output)
     scaling = getattr(preprocessor, "target_scaling", None)
     if scaling is not None:  # regression on scaled targets: outputs * divisor + offset
         state["target_offset"] = scaling.offset.astype(net.dtype)
