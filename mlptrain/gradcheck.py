@@ -32,9 +32,13 @@ mode backprop is used in. Large tensors are checked on a seeded random sample of
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from mlptrain.data.target_scaling import ScaledTargetLoss
+    from mlptrain.nn.losses import Loss
 
 DEFAULT_EPS = 1e-5
 DEFAULT_THRESHOLD = 1e-5
@@ -389,7 +393,8 @@ def checkpoint_problem(target, random_data: bool = False, batch: int = DEFAULT_B
         weights = cfg.loss.class_weight
         kwargs = {"class_weight": np.asarray(weights)} if isinstance(weights, list) else {}
         kwargs.update(LOSSES.kwargs_from(cfg.loss.kind, cfg.loss))
-        loss_fn = get_loss(cfg.loss.kind, output=cfg.model.output, **kwargs)
+        loss_fn: Loss | ScaledTargetLoss = get_loss(cfg.loss.kind, output=cfg.model.output,
+                                                   **kwargs)
     else:
         X_raw, y_raw, loss_fn = load_split(model, cfg, "train")
         X, y = _batch(X_raw, y_raw, model.preprocessor, batch)

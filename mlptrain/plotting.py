@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,7 @@ def _float(text: str | None) -> float:
         return float("nan")
 
 
-def plot_runs(run_dirs: list[str | Path], out: str | Path,
+def plot_runs(run_dirs: Sequence[str | Path], out: str | Path,
               metrics: list[str] | None = None) -> Path:
     """Draw the runs' curves into one PNG at `out` (written atomically). A folder that is not
     a run directory stands for every run under it; several runs are labelled by the config

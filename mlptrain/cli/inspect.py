@@ -62,7 +62,7 @@ def _print_inspection(result) -> None:
         console(stderr=True).print(f"[yellow]warning:[/] {warning}", markup=True)
 
 
-def _bytes(n: int) -> str:
+def _bytes(n: float) -> str:
     for unit in ("B", "KiB", "MiB"):
         if n < 1024:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

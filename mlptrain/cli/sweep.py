@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from mlptrain.cli.common import Debug, Overrides, console, user_errors
+
+if TYPE_CHECKING:
+    from rich.live import Live
 
 WORKER = "worker"  # `mlptrain sweep worker ...` joins a running study
 
@@ -168,7 +171,7 @@ class _Report:
     def __init__(self, quiet: bool):
         self.quiet = quiet
         self.out = console()
-        self.live = None
+        self.live: Live | None = None
         self.printed: set[tuple[int, int]] = set()
         self.started = time.monotonic()
 
