@@ -8,12 +8,14 @@ from __future__ import annotations
 import csv
 import io
 import re
+from inspect import cleandoc
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 from rich.console import Console
+from rich.text import Text
 from tools_helpers import assert_ok, run
 
 from mlptrain import report
@@ -200,3 +202,42 @@ def test_early_stopping_is_off_by_default_and_a_section_turns_it_on_with_patienc
     on = load_config(write_config(tmp_path, "train: {early_stopping: {}}\n", "on.yaml"))
     assert on.train.early_stopping is not None and on.train.early_stopping.patience == 10
     assert "| `train.early_stopping.patience` | `10` |" in readme
+
+
+# ---- --help ----------------------------------------------------------------------------------
+
+
+def _documented_commands() -> list[tuple[list[str], str]]:
+    """(the words that name a command, or none for the top level; its docstring as written)."""
+    import typer
+
+    from mlptrain.cli import app
+
+    def walk(group: typer.Typer, words: list[str]):
+        if group.registered_callback is not None and group.registered_callback.callback:
+            yield words, group.registered_callback.callback.__doc__
+        for command in group.registered_commands:
+            yield [*words, command.name or command.callback.__name__], command.callback.__doc__
+        for sub in group.registered_groups:
+            yield from walk(sub.typer_instance, [*words, sub.name])
+
+    return [(words, doc) for words, doc in walk(app, []) if doc]
+
+
+DOCUMENTED = _documented_commands()
+
+
+@pytest.mark.parametrize("words, doc", DOCUMENTED, ids=[" ".join(w) or "top" for w, _ in DOCUMENTED])
+def test_help_wraps_each_paragraph_at_the_terminal_not_at_the_source_lines(words, doc):
+    # On a terminal wider than any paragraph, each paragraph of the docstring is one line (it
+    # was broken wherever the source line ended, which on 80 columns left short ragged lines).
+    from typer.testing import CliRunner
+
+    from mlptrain.cli import app
+
+    result = CliRunner().invoke(app, [*words, "--help"], env={"COLUMNS": "3000"})
+    assert result.exit_code == 0, result.output
+    lines = [" ".join(line.split()) for line in result.output.splitlines()]
+    for paragraph in cleandoc(doc).split("\n\n"):
+        flat = " ".join(Text.from_markup(paragraph).plain.split())  # rich markup: \\[plot]
+        assert any(flat in line for line in lines), (flat, result.output)

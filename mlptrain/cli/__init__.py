@@ -33,6 +33,10 @@ Adding a command takes one new module and one line here:
 
 from __future__ import annotations
 
+from inspect import cleandoc
+
+import typer
+
 from mlptrain.cli import (
     config,
     evaluate,
@@ -62,6 +66,32 @@ COMMANDS = (
 
 for _command in COMMANDS:
     _command.register(app)
+
+
+def _paragraphs_as_lines(text: str) -> str:
+    """`text` (a docstring) with each paragraph's lines joined into one line; a blank line
+    still separates paragraphs."""
+    paragraphs = cleandoc(text).split("\n\n")
+    return "\n\n".join(" ".join(p.split("\n")) for p in paragraphs)
+
+
+def _reflow_help(group: typer.Typer) -> None:
+    """Give every command of `group` (and `group` itself) its docstring as help with one line
+    per paragraph: Typer's rich help keeps a docstring's line breaks, so a terminal narrower
+    than the source lines showed each of them as a short ragged line; now the terminal wraps."""
+    callback = group.registered_callback
+    if callback is not None and callback.callback is not None and callback.callback.__doc__:
+        callback.help = _paragraphs_as_lines(callback.callback.__doc__)
+    for command in group.registered_commands:
+        text = command.help if command.help is not None else command.callback.__doc__
+        if text:
+            command.help = _paragraphs_as_lines(text)
+    for sub in group.registered_groups:
+        if sub.typer_instance is not None:
+            _reflow_help(sub.typer_instance)
+
+
+_reflow_help(app)
 
 
 def main() -> None:
