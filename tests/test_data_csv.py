@@ -77,6 +77,10 @@ def test_nan_feature_is_an_error_naming_row_and_column(tmp_path):
     with pytest.raises(DataError, match=r"row 3: feature column 'b' is nan") as info:
         _load(path)
     assert "nan_policy: drop" in str(info.value)
+    assert "(1 such row)" in str(info.value)
+    path = _csv(tmp_path, "a,b,y\n1,2,0\n3,,1\n5,inf,1\n7,8,0\n")
+    with pytest.raises(DataError, match=r"\(2 such rows\)"):
+        _load(path)
 
 
 def test_nan_policy_drop_removes_rows_with_nan_or_inf(tmp_path):

@@ -69,10 +69,10 @@ def clean(raw: RawData, nan_policy: str) -> RawData:
     if not bad.any():
         return raw
     if nan_policy == "error":
-        i = int(np.argmax(bad))
+        i, count = int(np.argmax(bad)), int(bad.sum())
         raise DataError(
             f"{raw.where(i)}: {_describe_non_finite(raw, i)}; NaN and infinite values are not "
-            f"allowed ({int(bad.sum())} such rows)",
+            f"allowed ({count} such row{'' if count == 1 else 's'})",
             path=raw.path,
             hint="fix the file, or set data.nan_policy: drop to skip those rows",
         )
