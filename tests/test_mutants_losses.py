@@ -232,3 +232,25 @@ def test_kink_sides_of_mae_and_huber_by_hand():
     np.testing.assert_array_equal(inside, [[True, True, True, True]])  # |r| <= delta = 1
     _, inside_half = get_loss("huber", output="identity", delta=0.5).kink_sides(logits, y)
     np.testing.assert_array_equal(inside_half, [[True, False, False, True]])
+
+
+@pytest.mark.parametrize("weights", [None, np.ones(2)], ids=["plain", "weighted"])
+def test_cross_entropy_shifts_each_row_by_its_own_maximum(weights):
+    """Rows on very different scales: shifting by the batch's maximum would underflow every
+    exp of the second row (log 0); per row, l = lse(z) - z_y is exact: here log(1 + e^-1).
+    Class ids alone take the loop's fast path, with weights the general one."""
+    from mlptrain.nn.losses import get_loss
+
+    logits = np.array([[1000.0, 999.0], [-1000.0, -1001.0]])  # (2, 2)
+    value, grad = get_loss("cross_entropy").value_and_grad(logits, np.array([0, 0]),
+                                                           sample_weight=weights)
+    assert value == pytest.approx(math.log1p(math.exp(-1.0)), rel=1e-14)
+    p = 1.0 / (1.0 + math.exp(-1.0))  # softmax probability of class 0 in each row
+    np.testing.assert_allclose(grad, np.array([[p - 1, 1 - p], [p - 1, 1 - p]]) / 2, rtol=1e-14)
+
+
+def test_binary_cross_entropy_names_itself_for_targets_of_the_wrong_shape():
+    from mlptrain.nn.losses import get_loss
+
+    with pytest.raises(ValueError, match=r"^binary_cross_entropy targets must have shape \(2, 1\), got \(3, 1\)$"):
+        get_loss("binary_cross_entropy").value_and_grad(np.zeros((2, 1)), np.zeros(3))

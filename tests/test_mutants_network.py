@@ -382,3 +382,50 @@ def test_uniform_init_refuses_a_zero_limit():
 
     with pytest.raises(ValueError, match="uniform init limit must be > 0, got 0"):
         Uniform(0)
+
+
+def test_a_float32_network_keeps_every_buffer_and_output_in_float32():
+    """Input dropout, batch norm and dropout in training mode: the workspace, the outputs and
+    the gradients stay float32 (a float64 buffer would silently widen the arithmetic)."""
+    net = MLP([3, 5, 4, 2], activation="elu", dropout=0.3, batchnorm=True, input_dropout=0.2,
+              dtype="float32", seed=0)
+    X = np.random.default_rng(1).normal(size=(6, 3)).astype(np.float32)  # (6, 3)
+    logits = net.forward(X, training=True, rng=np.random.default_rng(2))
+    assert logits.dtype == np.float32
+    net.backward(np.ones_like(logits))
+    assert all(g.dtype == np.float32 for g in net.gradients().values())
+    buffers = [a for ws in net._ws for a in ws.values() if a is not None] + list(net._in_ws)
+    assert buffers and all(a.dtype == np.float32 for a in buffers)
+    assert all(a.dtype == np.float32 for a in net.hidden_activations())
+
+
+def test_a_batch_of_the_same_size_reuses_the_workspace():
+    net = MLP([3, 4, 2], dtype="float64", seed=0)
+    X = np.ones((5, 3))
+    net.forward(X)
+    first = net._ws[0]["z"]
+    net.forward(X + 1)
+    assert net._ws[0]["z"] is first
+
+
+def test_float64_input_to_a_float32_network_is_cast_before_the_arithmetic():
+    """The same bits as feeding the float32 copy: the products are float32 products."""
+    net = MLP([7, 16, 3], dtype="float32", seed=0)
+    X = np.random.default_rng(3).normal(size=(9, 7))  # (9, 7) float64
+    np.testing.assert_array_equal(net.forward(X), net.forward(X.astype(np.float32)))
+    np.testing.assert_array_equal(net.forward(np.asfortranarray(X.astype(np.float32))),
+                                  net.forward(X.astype(np.float32)))
+
+
+def test_default_seed_is_zero_and_the_config_keeps_scalar_settings_as_given():
+    np.testing.assert_array_equal(MLP([3, 4, 2]).params, MLP([3, 4, 2], seed=0).params)
+    assert not np.array_equal(MLP([3, 4, 2]).params, MLP([3, 4, 2], seed=1).params)
+    config = MLP([3, 4, 4, 2], dropout=0.5, batchnorm=True).get_config()
+    assert (config["dropout"], config["batchnorm"], config["seed"]) == (0.5, True, 0)
+    listed = MLP([3, 4, 4, 2], dropout=[0.5, 0.0], batchnorm=[True, False]).get_config()
+    assert (listed["dropout"], listed["batchnorm"]) == ([0.5, 0.0], [True, False])
+
+
+def test_a_per_layer_list_of_the_wrong_length_names_the_setting():
+    with pytest.raises(ValueError, match="^batchnorm list has 1 entries for 2 hidden layers$"):
+        MLP([3, 4, 4, 2], batchnorm=[True])
