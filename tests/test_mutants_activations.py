@@ -236,3 +236,29 @@ def test_repr_of_an_activation_with_two_options_separates_them_with_a_comma():
             return {"name": self.name, "scale": 2.0, "shift": "x"}
 
     assert repr(Scaled()) == "Scaled(scale=2.0, shift='x')"
+
+
+def test_elu_derivative_at_zero_is_alpha_as_in_pytorch():
+    """At z = 0 exactly ELU's derivative is taken from the left: alpha (PyTorch's elu_backward
+    takes the x <= 0 branch); with alpha = 0.5 the right-hand 1 would differ."""
+    act = get_activation({"name": "elu", "alpha": 0.5})
+    z = np.array([[0.0, 1.0, -1.0]])
+    act.forward(z.copy(), np.empty_like(z))
+    d = act.backward(np.ones_like(z))
+    np.testing.assert_allclose(d, [[0.5, 1.0, 0.5 * math.exp(-1.0)]], rtol=1e-15)
+
+
+def test_identity_writes_into_a_separate_output_buffer():
+    z = np.array([[1.5, -2.0]])
+    out = np.full_like(z, np.nan)
+    result = get_activation("identity").forward(z, out)
+    assert result is out
+    np.testing.assert_array_equal(out, z)
+
+
+def test_dropout_of_zero_is_allowed_and_keeps_every_value():
+    from mlptrain.nn.layers import Dropout
+
+    x = np.array([[1.0, 2.0, 3.0]])
+    kept = Dropout(0.0).forward(x, np.random.default_rng(0), np.empty_like(x), np.empty_like(x))
+    np.testing.assert_array_equal(kept, x)

@@ -429,3 +429,30 @@ def test_default_seed_is_zero_and_the_config_keeps_scalar_settings_as_given():
 def test_a_per_layer_list_of_the_wrong_length_names_the_setting():
     with pytest.raises(ValueError, match="^batchnorm list has 1 entries for 2 hidden layers$"):
         MLP([3, 4, 4, 2], batchnorm=[True])
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_gradients_with_a_scale_and_shift_away_from_their_init(training):
+    """gamma = 1 and beta = 0 at init hide a gamma missing from (or dividing) the backward:
+    check with gamma in [0.5, 2] and beta != 0 (eval mode: set running statistics)."""
+    net = MLP([3, 5, 4, 2], activation="tanh", batchnorm=True, dtype="float64", seed=3)
+    params = net.parameters()
+    for name in ("layers.0.bn.weight", "layers.1.bn.weight"):
+        params[name][:] = np.linspace(0.5, 2.0, params[name].size)
+    for name in ("layers.0.bn.bias", "layers.1.bn.bias"):
+        params[name][:] = np.linspace(-0.4, 0.7, params[name].size)
+    if not training:
+        for name, buf in net.buffers().items():
+            buf[:] = np.linspace(0.5, 1.5, buf.size) if name.endswith("var") else 0.3
+    y = np.array([0, 1, 1, 0, 1, 0])
+    result = check_problem(Problem("bn", net, X, y, get_loss("cross_entropy"), training=training))
+    assert sum(t.checked for t in result.tensors) == net.n_params
+    assert result.max_rel < 1e-6, [(t.name, t.max_rel) for t in result.tensors]
+
+
+def test_batch_norm_trains_on_a_batch_of_two():
+    net = MLP([3, 4, 2], batchnorm=True, dtype="float64", seed=0)
+    logits = net.forward(X[:2], training=True)
+    assert logits.shape == (2, 2) and np.isfinite(logits).all()
+    with pytest.raises(ValueError, match="at least 2"):
+        net.forward(X[:1], training=True)
