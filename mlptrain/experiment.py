@@ -30,6 +30,7 @@ from mlptrain import __version__
 from mlptrain.assembly import build_trainer
 from mlptrain.assembly import resolve_against_data as resolve_against_data  # gradcheck's import
 from mlptrain.checkpoint import (
+    Checkpoint,
     load_checkpoint,
     restore_trainer,
     restore_weights,
@@ -123,6 +124,8 @@ class RunFiles:
         self.data_info: dict[str, Any] = {}
         self.columns: list[str] = []
         self.tb: EventWriter | None = None
+        # with train.checkpoint.min_interval_s > 0: the best state, not yet written
+        self.held_best: Checkpoint | None = None
 
     def begin(self, trainer: Trainer) -> None:
         """Fix what every checkpoint and row repeats; open the TensorBoard writer, which on
@@ -143,27 +146,48 @@ class RunFiles:
         return self.run
 
     def close(self) -> None:
-        if self.tb is not None:
-            self.tb.close()
-            self.tb = None
+        """Write a best state still held in memory (a diverged run's), close TensorBoard."""
+        try:
+            self._flush_best()
+        finally:
+            if self.tb is not None:
+                self.tb.close()
+                self.tb = None
 
     def checkpoint(self, trainer: Trainer, tags: set[str]) -> None:
-        """Write one serialized state to every tag's file, then prune periodic ones."""
-        run = self._run()
+        """Write one serialized state to every tag's file, then prune periodic ones.
+
+        With `train.checkpoint.min_interval_s` > 0 a `best` alone is held in memory (a
+        detached copy) and written just before the next `last`, so that the `best` on disk
+        is never older than the `last` a resume starts from."""
         checkpoint = trainer_checkpoint(trainer, self.cfg_dict, self.data_info)
+        if tags == {"best"} and trainer.cfg.train.checkpoint.min_interval_s > 0:
+            self.held_best = checkpoint.detached()
+            return
+        if "best" not in tags:
+            self._flush_best()
+        self.held_best = None
         for tag in sorted(tags):
-            target = run.checkpoint(tag)
-            existed = target.exists()
-            try:
-                save_checkpoint(target, checkpoint)
-            except OSError as err:
-                kept = (f"the previous {tag} checkpoint is intact" if existed
-                        else f"no {tag} checkpoint had been written yet")
-                raise RunDirError(
-                    f"could not write checkpoint {tag} ({err.strerror or err}); {kept}",
-                    path=target,
-                ) from None
-        _prune_periodic(run, trainer.cfg.train.checkpoint.keep_last)
+            self._write(tag, checkpoint)
+        _prune_periodic(self._run(), trainer.cfg.train.checkpoint.keep_last)
+
+    def _flush_best(self) -> None:
+        if self.held_best is not None:
+            self._write("best", self.held_best)
+            self.held_best = None
+
+    def _write(self, tag: str, checkpoint: Checkpoint) -> None:
+        target = self._run().checkpoint(tag)
+        existed = target.exists()
+        try:
+            save_checkpoint(target, checkpoint)
+        except OSError as err:
+            kept = (f"the previous {tag} checkpoint is intact" if existed
+                    else f"no {tag} checkpoint had been written yet")
+            raise RunDirError(
+                f"could not write checkpoint {tag} ({err.strerror or err}); {kept}",
+                path=target,
+            ) from None
 
     def record(self, trainer: Trainer, row: dict[str, Any],
                layer_stats: dict[str, Any] | None) -> None:

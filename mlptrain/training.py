@@ -4,7 +4,9 @@ For each epoch: reshuffle the training indices with the seeded generator, then f
 mini-batch: forward, loss, backward, (clip), learning rate from the schedule, optimizer
 step. After each epoch (and every `train.eval_every` steps) evaluate on the validation split,
 record metrics and per-layer statistics, update `best`, early stopping and the plateau
-schedule, and write the `last` checkpoint.
+schedule, and write the `last` checkpoint: after every epoch, or with
+`train.checkpoint.min_interval_s` at most that often (`LastWrites`), and always at the run's
+end, on a stop and with a periodic checkpoint.
 
 Everything the loop needs to continue exactly where it stopped lives in `LoopState` and the
 RNG/optimizer/schedule states, all of which go into every checkpoint: resuming from any
@@ -92,7 +94,9 @@ class Callbacks(Protocol):
         """`fit` starts: fresh, or resumed at `trainer.state.step`."""
 
     def checkpoint(self, trainer: Trainer, tags: set[str]) -> None:
-        """Save the trainer's full state under each tag ("last", "best", "epoch-0007")."""
+        """Save the trainer's full state under each tag ("last", "best", "epoch-0007").
+        A "best" alone may be kept in memory and written with the next "last" (RunFiles
+        does so when `train.checkpoint.min_interval_s` > 0)."""
 
     def record(self, trainer: Trainer, row: dict[str, Any],
                layer_stats: dict[str, Any] | None) -> None:
@@ -145,6 +149,26 @@ class LoopState:
         self.batch_in_epoch = 0
 
 
+class LastWrites:
+    """When the `last` checkpoint is due at an epoch's end: always with `min_interval_s` 0;
+    else when at least `min_interval_s` seconds (monotonic wall time) have passed since the
+    last one this process wrote, the first epoch's end included. The loop writes it anyway
+    at the run's end, on a stop and with a periodic checkpoint (`Trainer._run_epoch`).
+
+    A hard kill (SIGKILL, power loss) then loses at most `min_interval_s` seconds plus one
+    epoch of training, which a resume replays exactly."""
+
+    def __init__(self, min_interval_s: float):
+        self.min_interval_s = min_interval_s
+        self.written_at = -math.inf  # time.monotonic() of this process's latest `last`
+
+    def due(self) -> bool:
+        return time.monotonic() - self.written_at >= self.min_interval_s
+
+    def written(self) -> None:
+        self.written_at = time.monotonic()
+
+
 @dataclass
 class StopSignal:
     """Asks the loop to stop at the next step boundary (checked before every step, so also
@@ -189,10 +213,12 @@ class Trainer:
     # reused batch buffers (_batch_features): raw rows, and their scaled floats
     _raw_batch: np.ndarray | None = field(init=False, default=None, repr=False)
     _float_batch: np.ndarray | None = field(init=False, default=None, repr=False)
+    _last_writes: LastWrites = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         ckpt = self.cfg.train.checkpoint
         self.best = ImprovementTracker(ckpt.monitor, monitor_mode(ckpt.monitor, ckpt.mode))
+        self._last_writes = LastWrites(ckpt.min_interval_s)
         es = self.cfg.train.early_stopping
         if es is not None:
             self.early_stopping = EarlyStopping(
@@ -274,7 +300,10 @@ class Trainer:
         state.epoch += 1
         self._evaluate_and_record(observer, epoch_end=True, epoch_seconds=epoch_seconds)
         state.reset_epoch_sums()
-        self.callbacks.checkpoint(self, {"last"} | self._periodic_tags())
+        periodic = self._periodic_tags()
+        if periodic or self.ended() is not None or self._last_writes.due():
+            self.callbacks.checkpoint(self, {"last"} | periodic)
+            self._last_writes.written()
         return True
 
     def _epoch_order(self) -> np.ndarray:

@@ -35,9 +35,11 @@ PACKAGE = Path(__file__).resolve().parents[1] / "mlptrain"
 
 
 def small_raw(root: Path, epochs: int = 4, **model) -> dict:
+    """A small spiral config writing `last` after every epoch (the faults count the writes)."""
     return {"name": "f", "data": {"source": "spiral", "n_samples": 200},
             "model": {"hidden": [8], **model}, "optimizer": {"lr": 0.01},
-            "train": {"epochs": epochs, "batch_size": 32, "early_stopping": None},
+            "train": {"epochs": epochs, "batch_size": 32, "early_stopping": None,
+                      "checkpoint": {"min_interval_s": 0}},
             "run": {"root": str(root)}}
 
 

@@ -125,7 +125,7 @@ class _Log(NoCallbacks):
 
 def test_callbacks_begin_then_get_each_row_then_best_then_the_epoch_end_checkpoints():
     log = _Log()
-    cfg = _cfg(epochs=4, checkpoint={"every": 2})
+    cfg = _cfg(epochs=4, checkpoint={"every": 2, "min_interval_s": 0})
     trainer = build_trainer(cfg, _bundle(), callbacks=log)
     trainer.fit()
     assert log.events[:4] == [("begin", 0), ("record", 1, True), ("checkpoint", 1, ["best"]),

@@ -12,6 +12,7 @@ either the previous file or the new one, never a mix.
 
 from __future__ import annotations
 
+import copy
 import errno
 import json
 import os
@@ -34,6 +35,12 @@ class Checkpoint:
 
     tensors: dict[str, np.ndarray]
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def detached(self) -> Checkpoint:
+        """A copy sharing no array or container with this one (nor with the trainer whose
+        state it holds), to be written later while training goes on."""
+        return Checkpoint(tensors={k: np.array(v, copy=True) for k, v in self.tensors.items()},
+                          meta=copy.deepcopy(self.meta))
 
     def group(self, prefix: str) -> dict[str, np.ndarray]:
         """The tensors under `prefix.` with the prefix removed."""

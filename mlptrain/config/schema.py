@@ -361,7 +361,8 @@ class EarlyStoppingConfig(Section):
 
 
 class CheckpointConfig(Section):
-    """Which checkpoints are written: always `last` and `best`, optionally periodic ones."""
+    """Which checkpoints are written: always `last` and `best`, optionally periodic ones, and
+    how often `last` goes to disk."""
 
     monitor: str = Field("val_loss", description="Metric that decides the `best` checkpoint.")
     mode: MonitorMode = Field("auto", description="min or max; auto: from the metric.")
@@ -370,6 +371,13 @@ class CheckpointConfig(Section):
     )
     keep_last: PositiveInt = Field(
         3, description="How many periodic checkpoints to keep (oldest deleted first)."
+    )
+    min_interval_s: float = Field(
+        5.0, ge=0.0,
+        description="Write `last` at most every this many seconds of wall time (0: after every "
+        "epoch), and always after the first epoch, at the end, on Ctrl-C/SIGTERM, before an "
+        "early stop and with a periodic checkpoint; `best` is kept in memory until then. A "
+        "SIGKILL loses at most this much plus one epoch; --resume replays it exactly.",
     )
 
 
