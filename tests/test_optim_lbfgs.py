@@ -217,7 +217,11 @@ def _smooth_convex():
     return numpy_fun, torch_fun
 
 
-@pytest.mark.parametrize("history_size, lr", [(10, 1.0), (3, 1.0), (5, 0.5), (10, 2.0)])
+@pytest.mark.parametrize("history_size, lr", [
+    (10, 1.0), (3, 1.0), (5, 0.5), (10, 2.0),
+    (10, 1e-3), (10, 0.01), (10, 0.1),  # first trials too short: the search extrapolates
+    (5, 10.0), (3, 50.0),  # first trials too long: the search zooms
+])
 def test_iterates_match_pytorch_lbfgs_with_strong_wolfe_on_rosenbrock(history_size, lr):
     """The same decisions as torch.optim.LBFGS(line_search_fn="strong_wolfe"): the iterates
     agree to rounding (which Rosenbrock's curvature amplifies after ~20 iterations)."""
@@ -227,7 +231,8 @@ def test_iterates_match_pytorch_lbfgs_with_strong_wolfe_on_rosenbrock(history_si
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-11)
 
 
-@pytest.mark.parametrize("history_size, lr", [(10, 1.0), (2, 1.0), (4, 3.0)])
+@pytest.mark.parametrize("history_size, lr", [(10, 1.0), (2, 1.0), (4, 3.0), (10, 0.01),
+                                               (4, 30.0), (2, 1e-3)])
 def test_iterates_match_pytorch_lbfgs_on_a_smooth_convex_function(history_size, lr):
     """10 iterations take max |g| from 2 to ~1e-5; beyond, PyTorch stops moving once
     g.d > -1e-9 (its tolerance_change), while mlptrain leaves stopping to `converged`."""
@@ -236,3 +241,29 @@ def test_iterates_match_pytorch_lbfgs_on_a_smooth_convex_function(history_size, 
     ours = _our_path(numpy_fun, x0, 10, history_size, lr)
     theirs = _torch_lbfgs_path(torch_fun, x0, 10, history_size, lr)
     np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
+
+
+def test_evals_count_every_objective_evaluation_and_converged_reads_the_last_step():
+    """`evals` is the loop's first evaluation plus every line-search trial; `converged` is False before a step and tests max |g|, the relative
+    decrease and the step length of the last step."""
+    x = np.tile([-1.2, 1.0], 3)  # (6,)
+    calls = []
+
+    def fun(v):
+        calls.append(1)
+        return rosenbrock(v)
+
+    opt = minimise(fun, x, iterations=0, history_size=5)
+    assert opt.evals == 0 and not opt.converged(1e300)
+    calls.clear()
+    opt = minimise(fun, x, iterations=12, stop=False, history_size=5)
+    # minimise evaluates once at the start (counted by the first step), then the line
+    # searches, and once after each step at the accepted point (the loop's, not counted)
+    assert opt.evals == len(calls) - 12
+    opt.t, opt.loss, opt.previous_loss, opt.grad_max, opt.step_size = 3, 5.0, 6.0, 1e-3, 1.0
+    assert not opt.converged(1e-4)  # a decrease of 1/6 of the loss, |g| above gtol, a real step
+    assert opt.converged(1e-3)  # max |g| <= gtol
+    opt.previous_loss = 5.0 + 5.0 * 2.0e-9  # a relative decrease of 2e-9 <= FTOL (2.2e-9)
+    assert opt.converged(1e-4)
+    opt.previous_loss, opt.step_size = 6.0, 1e-10  # a step that no longer moves
+    assert opt.converged(1e-4)
