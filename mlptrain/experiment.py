@@ -229,6 +229,8 @@ def start_run(cfg: ExperimentConfig, argv: list[str] | None = None, observer_fac
     observer = _make_observer(observer_factory, cfg.train.epochs)
     files = RunFiles()
     cfg, trainer = prepare(cfg, observer, callbacks=files)
+    threads = _blas_threads(trainer, None)
+    cfg.train.threads = threads[0]  # auto resolved: config.yaml and checkpoints hold the count
     path = create_run_dir(cfg.run.root, cfg.run.name_template, cfg.name, cfg.seed)
     run = files.run = RunDir(path)
     with RunLock(path).acquire(" ".join(argv or sys.argv)):
@@ -237,7 +239,7 @@ def start_run(cfg: ExperimentConfig, argv: list[str] | None = None, observer_fac
             run.log(f"started: {' '.join(argv or sys.argv)}")
             observer.message(f"run directory: {path}")
             return _train_in(run, cfg, trainer, observer, argv or sys.argv, resumed_from=None,
-                             stop=stop)
+                             threads=threads, stop=stop)
         except (OSError, RunDirError) as err:
             _remove_if_nothing_to_resume(run, err)
             raise
@@ -257,19 +259,21 @@ def _remove_if_nothing_to_resume(run: RunDir, err: Exception) -> None:
 
 def resume_run(run_dir: str | Path, overrides: list[str] | None = None,
                observer_factory: ObserverFactory | None = None,
-               stop: StopSignal | None = None) -> RunResult:
+               stop: StopSignal | None = None, threads: int | None = None) -> RunResult:
     """Continue the run in `run_dir` from its `last` checkpoint, exactly (`stop`: as in
-    `start_run`)."""
+    `start_run`; `threads`: BLAS threads for this process instead of the run's
+    train.threads)."""
     from mlptrain.rundir import find_run_checkpoint
 
     run = RunDir(run_dir)
     find_run_checkpoint(run.path, "last")
     with RunLock(run.path).acquire(" ".join(sys.argv)):  # then nobody else writes to it
-        return _resume_locked(run, overrides, observer_factory, stop)
+        return _resume_locked(run, overrides, observer_factory, stop, threads)
 
 
 def _resume_locked(run: RunDir, overrides: list[str] | None,
-                   observer_factory: ObserverFactory | None, stop: StopSignal | None) -> RunResult:
+                   observer_factory: ObserverFactory | None, stop: StopSignal | None,
+                   threads: int | None = None) -> RunResult:
     from mlptrain.rundir import find_run_checkpoint
 
     path = find_run_checkpoint(run.path, "last")
@@ -299,7 +303,8 @@ def _resume_locked(run: RunDir, overrides: list[str] | None,
     run.log(f"resumed at epoch {trainer.state.epoch}, step {trainer.state.step}")
     observer.message(f"resuming {run.path} at epoch {trainer.state.epoch}, step {trainer.state.step}")
     trainer.state.status = "running"
-    return _train_in(run, cfg, trainer, observer, sys.argv, resumed_from=str(path), stop=stop)
+    return _train_in(run, cfg, trainer, observer, sys.argv, resumed_from=str(path),
+                     threads=_blas_threads(trainer, threads), stop=stop)
 
 
 def _check_epoch_budget(trainer: Trainer, path: Path) -> None:
@@ -377,13 +382,29 @@ def _make_observer(factory: ObserverFactory | None, epochs: int) -> Observer:
     return factory(epochs) if factory is not None else SilentObserver()
 
 
+def _blas_threads(trainer: Trainer, given: int | None) -> tuple[int, str]:
+    """(BLAS threads, why) of a run: `given` (--threads), else its train.threads (auto
+    resolved for its network and batch: threads.choose_threads)."""
+    from mlptrain.threads import choose_threads, cores
+
+    if given is not None:
+        return given, "--threads"
+    return choose_threads(trainer.cfg.train.threads, trainer.net.layer_sizes, trainer.batch_size,
+                          cores())
+
+
 def _train_in(run: RunDir, cfg: ExperimentConfig, trainer: Trainer, observer: Observer,
-              argv: list[str], resumed_from: str | None,
+              argv: list[str], resumed_from: str | None, threads: tuple[int, str],
               stop: StopSignal | None = None) -> RunResult:
+    """Train with `threads` = (BLAS threads, why) in force, then write summary.json."""
+    from mlptrain.threads import blas_threads
+
     started = time.time()
     error: DivergenceError | None = None
     stop = stop or StopSignal()
-    with _stop_on_signals(stop):
+    n_threads, why = threads
+    run.log(f"BLAS threads: {n_threads} ({why})")
+    with blas_threads(n_threads), _stop_on_signals(stop):
         try:
             status = trainer.fit(observer, stop)
         except DivergenceError as err:
@@ -393,7 +414,7 @@ def _train_in(run: RunDir, cfg: ExperimentConfig, trainer: Trainer, observer: Ob
     if status == "interrupted":
         run.log(f"interrupted ({stop.reason or 'stop requested'}) at epoch "
                 f"{trainer.state.epoch}, step {trainer.state.step}")
-    summary = _summary(run, cfg, trainer, status, argv, started, resumed_from)
+    summary = _summary(run, cfg, trainer, status, argv, started, resumed_from, n_threads)
     run.write_json(SUMMARY_FILE, summary)
     run.log(f"finished: {status}")
     if error is not None:
@@ -450,7 +471,8 @@ def _stop_handler(stop: StopSignal) -> Callable[[int, FrameType | None], None]:
 
 
 def _summary(run: RunDir, cfg: ExperimentConfig, trainer: Trainer, status: str,
-             argv: list[str], started: float, resumed_from: str | None) -> dict[str, Any]:
+             argv: list[str], started: float, resumed_from: str | None,
+             blas_threads: int) -> dict[str, Any]:
     test = None
     if status in ("completed", "early_stopped", "diverged") and trainer.bundle.test is not None:
         test = _evaluate_best_on_test(run, trainer, trainer.bundle.test)
@@ -467,6 +489,7 @@ def _summary(run: RunDir, cfg: ExperimentConfig, trainer: Trainer, status: str,
         "final": _final_row(trainer.last_row, _metric_columns(trainer)),
         "test": test,
         "train_seconds": trainer.state.train_seconds,
+        "blas_threads": blas_threads,
         "wall_seconds": time.time() - started,
         "data": trainer.bundle.describe(),
         "n_params": int(trainer.net.params.size),

@@ -13,9 +13,11 @@ import typer
 from mlptrain.cli.common import PIPE_CLOSED, Debug, Overrides, SetOption, console, user_errors
 
 
-def _set_threads(threads: int | None) -> None:
-    """Pin BLAS threads before numpy is imported (the env vars are read at import)."""
-    if threads is None:
+def _set_threads(threads: int | str | None) -> None:
+    """Pin BLAS threads before numpy is imported (the env vars are read at import). `train`
+    has imported numpy by then (loading a config does): the run itself applies the count in
+    its process (experiment._train_in)."""
+    if not isinstance(threads, int):  # null or auto
         return
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
@@ -38,7 +40,8 @@ def train(
     ] = None,
     threads: Annotated[
         int | None, typer.Option("--threads", min=1, help="BLAS threads (overrides "
-                                    "train.threads; default: every core).", show_default=False)
+                                    "train.threads; default: auto, one thread for small "
+                                    "networks, else every core).", show_default=False)
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the run directory "
                                         "(on stdout, for scripts) and errors.")] = False,
@@ -74,7 +77,7 @@ def train(
             from mlptrain.experiment import resume_run
 
             result = resume_run(resume, overrides=extra, observer_factory=_observer(quiet, stop),
-                                stop=stop)
+                                stop=stop, threads=threads)
         else:
             if config is None:
                 raise ConfigError("missing CONFIG: give a config file, or --resume RUN_DIR",
@@ -84,7 +87,9 @@ def train(
             cfg = load_config(config, extra)
             if out is not None:
                 cfg.run.root = str(out)
-            _set_threads(threads or cfg.train.threads)
+            if threads is not None:
+                cfg.train.threads = threads  # config.yaml records the count the run used
+            _set_threads(cfg.train.threads)
             from mlptrain.experiment import start_run
 
             result = start_run(cfg, argv=sys.argv, observer_factory=_observer(quiet, stop),
@@ -92,7 +97,7 @@ def train(
         _finish_training(result, quiet, stop)
 
 
-def _run_threads(run_dir: Path) -> int | None:
+def _run_threads(run_dir: Path) -> int | str | None:
     """train.threads of the run being resumed, from its resolved config.yaml (read before
     numpy is imported); None if it cannot be read (resume_run then reports why)."""
     from mlptrain.config import load_config

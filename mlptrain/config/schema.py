@@ -32,6 +32,7 @@ from mlptrain.nn.losses import LOSSES
 from mlptrain.optim.optimizers import OPTIMIZERS
 from mlptrain.optim.schedules import SCHEDULES
 from mlptrain.registry import shorthand
+from mlptrain.threads import AUTO_ONE_THREAD_BELOW
 
 SYNTHETIC_SOURCES = ("spiral", "xor", "moons", "circles", "blobs", "sine")
 IMAGE_SOURCES = ("mnist", "fashion-mnist", "kmnist")
@@ -403,8 +404,14 @@ class TrainConfig(Section):
         description="Stop as diverged when the training loss exceeds this multiple of its "
         "first value (NaN or infinite losses always stop).",
     )
-    threads: PositiveInt | None = Field(
-        None, description="BLAS threads; null: every core."
+    threads: PositiveInt | Literal["auto"] | None = Field(
+        "auto",
+        description="BLAS threads of the training process: a count; null: every core; auto: "
+        "one thread when a training step's matrix products come to under "
+        f"{AUTO_ONE_THREAD_BELOW / 1e6:g} MFLOP (2 x batch x (2 x the sum of fan_in x fan_out "
+        "over the layers + the same sum without the first layer)), where a second thread does "
+        "not pay off, else every core. A run's config.yaml records the count auto chose, "
+        "its train.log why.",
     )
 
 
