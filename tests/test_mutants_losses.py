@@ -254,3 +254,38 @@ def test_binary_cross_entropy_names_itself_for_targets_of_the_wrong_shape():
 
     with pytest.raises(ValueError, match=r"^binary_cross_entropy targets must have shape \(2, 1\), got \(3, 1\)$"):
         get_loss("binary_cross_entropy").value_and_grad(np.zeros((2, 1)), np.zeros(3))
+
+
+def test_sample_targets_are_what_each_loss_accepts():
+    """The gradient check's random targets: class ids over every class (0 included) or
+    probability rows; 0/1 or (0, 1) values for binary cross-entropy; (0.1, 0.9) after a
+    sigmoid, N(0, 1) otherwise for regression."""
+    from mlptrain.nn.losses import LOSSES
+
+    rng = np.random.default_rng(0)
+    ce = LOSSES["cross_entropy"]
+    ids = ce.sample_targets("softmax", 400, 3, rng)
+    assert ids.shape == (400,) and set(np.unique(ids)) == {0, 1, 2}
+    rows = ce.sample_targets("softmax", 50, 4, rng, soft=True)
+    assert rows.shape == (50, 4) and np.allclose(rows.sum(axis=1), 1.0) and (rows > 0).all()
+    bce = LOSSES["binary_cross_entropy"]
+    hard = bce.sample_targets("sigmoid", 400, 2, rng)
+    assert hard.shape == (400, 2) and set(np.unique(hard)) == {0.0, 1.0}
+    assert 0.4 < hard.mean() < 0.6
+    soft = bce.sample_targets("sigmoid", 400, 2, rng, soft=True)
+    assert soft.shape == (400, 2) and (soft > 0).all() and (soft < 1).all()
+    assert len(np.unique(soft)) > 700
+    mse = LOSSES["mse"]
+    squashed = mse.sample_targets("sigmoid", 400, 2, rng)
+    assert squashed.shape == (400, 2) and squashed.min() >= 0.1 and squashed.max() < 0.9
+    assert squashed.max() > 0.85
+    plain = mse.sample_targets("identity", 400, 2, rng)
+    assert plain.min() < -1.5 and plain.max() > 1.5  # N(0, 1), not (0.1, 0.9)
+
+
+@pytest.mark.parametrize("loss, weights", [("cross_entropy", [0.0, 1.0, 2.0]),
+                                           ("binary_cross_entropy", [0.0, 1.0])])
+def test_a_class_weight_of_zero_is_allowed(loss, weights):
+    from mlptrain.nn.losses import get_loss
+
+    assert get_loss(loss, class_weight=np.array(weights)).class_weight[0] == 0.0
