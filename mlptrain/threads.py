@@ -19,10 +19,14 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 # FLOPs per training step below which auto uses one BLAS thread. A second OpenBLAS thread
-# costs a fork-join per product (microseconds; 8 products per step with two hidden layers)
-# and saves at most half of the step's arithmetic: at ~100 GFLOP/s on one core, 20 MFLOP is
-# ~200 us, of which a second thread saves ~100 us less the joins. An estimate, to be checked
-# with bench/threads.py on an idle machine (one thread vs every core over a grid of shapes).
+# costs a fork-join per product (8 products per step with two hidden layers) and saves at
+# most half of the step's arithmetic. bench/threads.py on 2 cores (OpenBLAS 0.3.31, load
+# average ~1, 2026-12-03), step time with 1 thread / with 2: 0.98-1.00 at 1-8 MFLOP per
+# step, 1.04-1.06 at 15-16, 1.13-1.17 at 30-32, 1.26-1.57 at 63-516. Below 20 MFLOP a
+# second thread gains under ~10% at best. With one competing CPU-bound process (--busy) two
+# threads were 1.7-11x slower than one at every size, 1 to 516 MFLOP: auto, which does not
+# look at the load (a thread count changes the bits), keeps that cost above the threshold.
+# To be re-checked on an idle machine.
 AUTO_ONE_THREAD_BELOW = 20e6
 
 
