@@ -5,18 +5,28 @@ Trained runs, each made once and only for the tests that ask for it:
 - spiral_run, sine_run, binary_run (session scope): small runs of the tool tests (eval,
   gradcheck, predict, inspect, plot, export), trained by `tools_helpers.train_run`;
 - finished_run (module scope): the good run the hostile-input corpora copy and break.
+
+Hypothesis: with MLPTRAIN_HYPOTHESIS_PROFILE=ci (set by .ci/run) every property test draws
+the same examples on every run (derandomize), so CI cannot turn red on an example nobody
+has seen; a plain `pytest` keeps exploring new examples on each run.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
 from tools_helpers import train_run
 
 from mlptrain.config import validate_config
 from mlptrain.experiment import start_run
+
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("MLPTRAIN_HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["MLPTRAIN_HYPOTHESIS_PROFILE"])
 
 
 @pytest.fixture(scope="session", name="spiral_run")

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from sweep_helpers import SWEEP, cli, only_sweep_dir, read_csv, run_cli, wait_for, write_sweep
+from sweep_helpers import BASE, SWEEP, cli, only_sweep_dir, read_csv, run_cli, wait_for, write_sweep
 
 pytest.importorskip("optuna")
 pytest.importorskip("psycopg2")
@@ -91,7 +91,11 @@ def test_two_workers_share_a_postgres_study_with_unique_trials_and_the_full_budg
 
 
 def test_a_worker_from_elsewhere_joins_a_running_postgres_study(postgres_url, tmp_path):
-    sweep = write_sweep(tmp_path, SWEEP.replace("trials: 4", "trials: 8"))
+    # trials of 30 epochs, never pruned (~1 s each): the first worker cannot finish all 8
+    # before the second one has started (with 8-epoch, prunable trials it once did)
+    sweep = write_sweep(tmp_path, SWEEP.replace("trials: 4", "trials: 8").replace(
+        "pruner: {median: {n_startup_trials: 1, n_warmup_steps: 2}}", "pruner: none"),
+        BASE.replace("epochs: 8", "epochs: 30"))
     proc = cli("sweep", str(sweep), "--out", str(tmp_path / "out"), "--storage", postgres_url,
                "--study", "pg-join")
     try:
