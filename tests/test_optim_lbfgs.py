@@ -267,3 +267,37 @@ def test_evals_count_every_objective_evaluation_and_converged_reads_the_last_ste
     assert opt.converged(1e-4)
     opt.previous_loss, opt.step_size = 6.0, 1e-10  # a step that no longer moves
     assert opt.converged(1e-4)
+
+
+def _line(phi, dphi):
+    """evaluate(t) for a 1-D line search along d = [1]: (phi(t), [phi'(t)]), counting calls."""
+    calls = []
+
+    def evaluate(t):
+        calls.append(t)
+        return phi(t), np.array([dphi(t)])
+
+    return evaluate, calls
+
+
+def test_line_search_rejects_a_first_trial_without_sufficient_decrease():
+    """phi(t) = -t + b t^2 + c t^3 with phi(1) = -5e-5 (less than c1 * t * |phi'(0)| = 1e-4
+    below phi(0)) and phi'(1) = 0 (curvature met): the trial t = 1 fails Armijo, so the
+    search zooms into [0, 1] and finds the local minimum near 1/3, where phi = -0.148."""
+    b, c = 1.99985, -0.9999
+    evaluate, calls = _line(lambda t: -t + b * t * t + c * t**3,
+                            lambda t: -1 + 2 * b * t + 3 * c * t * t)
+    f, g, t = LBFGS()._strong_wolfe(evaluate, 1.0, np.array([1.0]), 0.0, np.array([-1.0]), -1.0)
+    assert calls[0] == 1.0 and len(calls) == 2
+    assert t == pytest.approx(1 / 3, abs=1e-3) and f < -0.14 and abs(g[0]) <= 0.9
+
+
+def test_line_search_that_never_stops_descending_ends_after_25_more_trials_at_the_last():
+    """phi(t) = -t: every trial satisfies Armijo and none the curvature condition, so the
+    search extrapolates (t grows 10x at most per trial) until its 25 extra evaluations are
+    used, and returns the last, lowest point."""
+    evaluate, calls = _line(lambda t: -t, lambda t: -1.0)
+    f, g, t = LBFGS()._strong_wolfe(evaluate, 1.0, np.array([1.0]), 0.0, np.array([-1.0]), -1.0)
+    assert len(calls) == 1 + 25
+    assert t == calls[-1] and f == -t and g[0] == -1.0
+    assert all(b > a for a, b in zip(calls, calls[1:], strict=False))  # always further out
