@@ -108,22 +108,15 @@ def _worker(storage: str | None, study: str | None, threads: int | None,
                           hint="mlptrain sweep worker --storage postgresql://host/db --study NAME")
     if overrides:
         raise ConfigError(f"sweep worker takes no config overrides, got {overrides[0]!r}")
-    chosen = threads or _cores()
+    from mlptrain.threads import cores
+
+    chosen = threads or cores()
     _set_threads(chosen)  # before numpy (optuna imports it)
     from mlptrain.sweep import run_worker
 
     result = run_worker(storage, study, threads=chosen, sweep_dir=directory)
     if result.interrupted:
         raise typer.Exit(130)
-
-
-def _cores() -> int:
-    import os
-
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def _finish(result, quiet: bool) -> None:

@@ -36,6 +36,7 @@ from mlptrain.sweep import study as st
 from mlptrain.sweep.results import TrialRow, best_row, trial_rows, write_outputs
 from mlptrain.sweep.spec import SweepSpec, load_sweep
 from mlptrain.sweep.worker import SWEEP_DIR_ATTR
+from mlptrain.threads import cores
 
 SPEC_FILE = "sweep.yaml"
 STUDY_FILE = "sweep.json"
@@ -128,13 +129,6 @@ def resume_sweep(sweep_dir: str | Path, *, workers: int = 1, trials: int | None 
 def _check_workers(workers: int) -> None:
     if workers < 1:
         raise UserError(f"--workers must be at least 1, got {workers}")
-
-
-def cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
 
 
 def threads_per_worker(spec: SweepSpec, workers: int) -> int:
