@@ -158,12 +158,7 @@ def run_mlptrain(name: str, csv: Path, args, folder: Path, min_interval_s: float
         config.write_text(yaml.safe_dump(raw))
         cmd = [sys.executable, "-m", "mlptrain", "train", str(config), "--quiet",
                "--threads", str(args.threads)]
-        started = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True,
-                              env=thread_env(args.threads, args.keep_coretype))
-        seconds = time.perf_counter() - started
-        if done.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        seconds, _ = timed_run(cmd, args)
         [run_dir] = [p for p in Path(root).iterdir() if p.is_dir()]
         summary = json.loads((run_dir / "summary.json").read_text())
     if summary["epochs_completed"] != args.epochs:
@@ -175,13 +170,20 @@ def run_mlptrain(name: str, csv: Path, args, folder: Path, min_interval_s: float
 def run_sklearn(name: str, csv: Path, args) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "sklearn-fit", name, str(csv),
            "--epochs", str(args.epochs), "--val-fraction", str(args.val_fraction)]
+    seconds, stdout = timed_run(cmd, args)
+    return {"process_seconds": seconds, **json.loads(stdout.strip().splitlines()[-1])}
+
+
+def timed_run(cmd: list[str], args) -> tuple[float, str]:
+    """(wall seconds, stdout) of `cmd` as a child process with the benchmark's BLAS
+    environment; a failure raises with the end of its stderr."""
     started = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True,
                           env=thread_env(args.threads, args.keep_coretype))
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return {"process_seconds": seconds, **json.loads(done.stdout.strip().splitlines()[-1])}
+    return seconds, done.stdout
 
 
 def sklearn_fit(argv: list[str]) -> int:
