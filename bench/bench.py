@@ -11,8 +11,11 @@ warm-up and is dropped; the table shows the median seconds per epoch over the re
 of all rounds, with the min-max range, and the ratios mlptrain / PyTorch, mlptrain /
 scikit-learn (same optimizer) and GEMM-only bound / mlptrain. It also reports each trainer's
 peak RSS, the wall time of ``mlptrain --help`` and the per-epoch overhead of mlptrain's
-evaluation, per-layer statistics and checkpoints. Results go to bench/results/ (JSON and a
-markdown table); PyTorch and scikit-learn (the ``bench`` extra) are skipped when absent.
+evaluation, per-layer statistics and checkpoints. Two optional anchor rows: JAX ``jit`` with
+the whole epoch as one ``lax.scan`` (bench/jax_scan.py, the ``bench-jax`` extra) and the
+PyTorch loop with ``torch.compile``; their compilation is timed apart, not in the epochs.
+Results go to bench/results/ (JSON and a markdown table); PyTorch and scikit-learn (the
+``bench`` extra) and JAX (``bench-jax``) are skipped with a note when absent.
 """
 
 from __future__ import annotations
@@ -42,6 +45,8 @@ JOBS = [
     ("mlptrain", "mlptrain", "sgd", None),
     ("torch", "torch", "sgd", None),
     ("torch-ftz", "torch-ftz", "sgd", None),
+    ("torch-compile", "torch-compile", "sgd", None),
+    ("jax", "jax", "sgd", None),
     ("gemm", "gemm", "sgd", None),
     ("sklearn", "sklearn", "sgd", [128]),
     ("mlptrain-adam", "mlptrain", "adam", [128]),
@@ -52,14 +57,17 @@ LABELS = {
     "mlptrain": "mlptrain, sgd momentum 0.9",
     "torch": "PyTorch CPU, plain loop",
     "torch-ftz": "PyTorch, flush-denormal on",
+    "torch-compile": "PyTorch plain loop, torch.compile",
+    "jax": "JAX jit, the epoch as one lax.scan",
     "sklearn": "scikit-learn MLPClassifier, sgd",
     "mlptrain-adam": "mlptrain, adam",
     "torch-adam": "PyTorch plain loop, adam",
     "sklearn-adam": "scikit-learn MLPClassifier, adam",
     "gemm": "GEMM-only lower bound (NumPy, 8 GEMMs/step)",
 }
-NEEDS = {"torch": "torch", "torch-ftz": "torch", "torch-adam": "torch",
-         "sklearn": "sklearn", "sklearn-adam": "sklearn"}
+NEEDS = {"torch": "torch", "torch-ftz": "torch", "torch-adam": "torch", "torch-compile": "torch",
+         "sklearn": "sklearn", "sklearn-adam": "sklearn", "jax": "jax"}
+EXTRA = {"jax": "bench-jax"}  # the pyproject extra that installs a job's package; else "bench"
 
 
 def parse_args(argv):
@@ -202,6 +210,9 @@ def blas_lines(results: dict, args) -> list[str]:
     for job, libs in sorted(results.get("blas", {}).items()):
         text = "; ".join(f"{b.get('internal_api')} {b.get('version')}, kernel "
                          f"{b.get('architecture')}, {b.get('num_threads')} threads"
+                         + (f" ({b['settings']}" + (f"; {b['cpu_per_wall']:.2f} CPU s per "
+                            "wall s in the measured epochs" if b.get("cpu_per_wall") else "")
+                            + ")" if b.get("settings") else "")
                          for b in libs) or "not reported (threadpoolctl absent)"
         lines.append(f"- {job}: {text}")
     return lines
@@ -219,10 +230,13 @@ def render(results: dict, args, startup: dict) -> str:
     ]
     lines += blas_lines(results, args)
     lines += ["", head, "| --- |" + " --- |" * len(batches)]
+    failed = results.get("errors", {})
     for job, *_ in JOBS:
         if job in epochs:
             lines.append(f"| {LABELS[job]} | "
                          + " | ".join(cell(epochs[job].get(b)) for b in batches) + " |")
+        elif job in failed:
+            lines.append(f"| {LABELS[job]} | {failed[job]} |" + " — |" * (len(batches) - 1))
     e = epochs
     def row(label, fn):
         lines.append(f"| {label} | " + " | ".join(fn(b) for b in batches) + " |")
@@ -231,6 +245,11 @@ def render(results: dict, args, startup: dict) -> str:
         row("**mlptrain / PyTorch** (plain loop)", lambda b: ratio(m.get(b), e["torch"].get(b)))
     if "torch-ftz" in e:
         row("mlptrain / PyTorch flush-denormal", lambda b: ratio(m.get(b), e["torch-ftz"].get(b)))
+    if "torch-compile" in e:
+        row("mlptrain / PyTorch torch.compile",
+            lambda b: ratio(m.get(b), e["torch-compile"].get(b)))
+    if "jax" in e:
+        row("**mlptrain / JAX** jit + lax.scan", lambda b: ratio(m.get(b), e["jax"].get(b)))
     if "sklearn" in e:
         row("**mlptrain / scikit-learn**, sgd", lambda b: ratio(m.get(b), e["sklearn"].get(b)))
     if "sklearn-adam" in e and "mlptrain-adam" in e:
@@ -249,6 +268,13 @@ def render(results: dict, args, startup: dict) -> str:
             lambda b: f"{floor[b]:.3f}")
         row("**fraction of the physical floor** (floor / mlptrain)",
             lambda b: f"{floor[b] / statistics.median(m[b]):.0%}" if m.get(b) else "—")
+    compiled = results.get("compile_seconds") or {}
+    if compiled:
+        lines += ["", "Compilation, before the first epoch and not in the epoch times (median "
+                  "seconds): " + "; ".join(
+                      f"{LABELS[job]} " + ", ".join(f"batch {b}: {statistics.median(v):.1f}"
+                                                    for b, v in sorted(per.items()))
+                      for job, per in compiled.items())]
     lines += ["", "| process | peak RSS (MiB, max over jobs) |", "| --- | --- |"]
     for job, rss in results["peak_rss_mib"].items():
         lines.append(f"| {LABELS[job]} | {rss:.0f} |")
@@ -278,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if not available(name):
             print(f"skipping {name}: {NEEDS[name]} is not installed "
-                  "(pip install -e '.[bench]')", file=sys.stderr)
+                  f"(pip install -e '.[{EXTRA.get(name, 'bench')}]')", file=sys.stderr)
             continue
         if sizes is not None:  # single-batch jobs: batch 128, or the middle size asked for
             sizes = [b for b in sizes if b in args.batches] or [args.batches[len(args.batches) // 2]]
@@ -288,24 +314,39 @@ def main(argv: list[str] | None = None) -> int:
     rss: dict[str, float] = {}
     overhead: dict[int, list[float]] = {}
     blas: dict[str, list[dict]] = {}
+    compile_seconds: dict[str, dict[int, list[float]]] = {}
+    train_loss: dict[str, dict[int, list[float]]] = {}
+    errors: dict[str, str] = {}
     raw = []
     started = time.perf_counter()
     for r in range(args.repeats):
         for name, trainer, optimizer, batch in jobs:
             result = run_job(args, trainer, optimizer, batch)
             raw.append({"job": name, "round": r, **result})
+            if result.get("error"):  # e.g. torch.compile without a working compiler
+                errors[name] = result["error"]
+                print(f"round {r + 1}/{args.repeats}  {name:14s} batch {batch:4d}  "
+                      f"{result['error']}", file=sys.stderr, flush=True)
+                continue
             measured = result["epoch_times"][1:]  # drop the warm-up epoch
             epochs.setdefault(name, {}).setdefault(batch, []).extend(measured)
             rss[name] = max(rss.get(name, 0.0), result["peak_rss_mib"])
             blas[name] = result.get("blas", [])
+            if "compile_seconds" in result:
+                compile_seconds.setdefault(name, {}).setdefault(batch, []).append(
+                    result["compile_seconds"])
+            if result.get("train_loss") is not None:
+                train_loss.setdefault(name, {}).setdefault(batch, []).append(result["train_loss"])
             if name == "mlptrain" and result.get("epoch_walls"):
                 walls, times = result["epoch_walls"][1:], result["epoch_times"][1:]
                 saving = result["epoch_checkpoint_seconds"][1:]
                 overhead.setdefault(batch, []).extend(
                     ((w - c) / t - 1, c / t) for w, c, t in zip(walls, saving, times, strict=False))
+            loss = result.get("train_loss")
             print(f"round {r + 1}/{args.repeats}  {name:14s} batch {batch:4d}  "
                   f"{statistics.median(measured):.3f} s/epoch  peak {result['peak_rss_mib']:.0f} MiB"
-                  f"  [{time.perf_counter() - started:.0f}s]", file=sys.stderr, flush=True)
+                  + (f"  train loss {loss:.4f}" if loss is not None else "")
+                  + f"  [{time.perf_counter() - started:.0f}s]", file=sys.stderr, flush=True)
     ceiling = run_job(args, "sgemm", "sgd", 0)
     blas["sgemm"] = ceiling.get("blas", [])
     startup = {} if args.no_startup else startup_times(args)
@@ -319,6 +360,11 @@ def main(argv: list[str] | None = None) -> int:
         "blas": blas,
         "forced_coretype": forced_coretype(),
         "sgemm_gflops": ceiling["gflops"],
+        "compile_seconds": compile_seconds,
+        # the mean training loss over each job's last epoch, per round: a look at whether
+        # every trainer learns alike (mlptrain's train_loss column)
+        "train_loss": train_loss,
+        "errors": errors,
         "mlptrain_epoch_overhead": {
             b: (statistics.median(e for e, _ in v), statistics.median(c for _, c in v))
             for b, v in overhead.items() if v},

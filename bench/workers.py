@@ -9,7 +9,10 @@ first epoch is a warm-up that the caller drops. Peak RSS is the whole process's
 ``ru_maxrss``, so each job runs in a fresh process (``bench.py`` starts them).
 
 BLAS threads are set by the caller through OPENBLAS_NUM_THREADS / OMP_NUM_THREADS /
-MKL_NUM_THREADS (read when numpy and torch load); torch also gets ``set_num_threads``.
+MKL_NUM_THREADS (read when numpy and torch load); torch also gets ``set_num_threads``, and
+JAX's XLA gets ``PJRT_NPROC`` (and one-thread Eigen for 1 thread: ``jax_scan.thread_env``).
+``train_loss`` is the mean training loss over the last epoch's steps (mlptrain's
+``train_loss`` column), a quick check that every trainer learns the same thing.
 """
 
 from __future__ import annotations
@@ -107,6 +110,7 @@ def run_mlptrain(args) -> dict:
         with open(Path(result.run_dir) / "metrics.csv", newline="") as handle:
             rows = [r for r in csv.DictReader(handle) if r.get("epoch_time")]
         epoch_times = [float(r["epoch_time"]) for r in rows]
+        train_loss = float(rows[-1]["train_loss"]) if rows else None
     starts = [t for kind, t in marks if kind == "start"]
     saved = [t for kind, t in marks if kind == "saving"]
     # wall time per epoch: from one epoch's start to the next (training, evaluation, per-layer
@@ -115,12 +119,18 @@ def run_mlptrain(args) -> dict:
     checkpoint_seconds = [b - a for a, b in zip(saved, saved[1:], strict=False)]
     return {"epoch_times": epoch_times, "epoch_walls": walls,
             "epoch_checkpoint_seconds": checkpoint_seconds,
-            "n_rows": result.summary["data"]["sizes"]["train"],
+            "n_rows": result.summary["data"]["sizes"]["train"], "train_loss": train_loss,
             "test_accuracy": (result.summary.get("test") or {}).get("accuracy")}
 
 
-def run_torch(args, flush_denormal: bool = False) -> dict:
-    """The plain PyTorch loop: a float tensor of the data, randperm, index, step."""
+def run_torch(args, flush_denormal: bool = False, compiled: bool = False) -> dict:
+    """The plain PyTorch loop: a float tensor of the data, randperm, index, step.
+
+    ``compiled``: the model wrapped in ``torch.compile``; it is compiled (and timed, as
+    ``compile_seconds``) before the first epoch by a forward and backward pass on a full and
+    on the last partial batch's shape, without an optimizer step, so the training itself is
+    the plain loop's. When compilation fails the result says why instead of raising.
+    """
     import torch
 
     torch.set_num_threads(args.threads)
@@ -137,23 +147,40 @@ def run_torch(args, flush_denormal: bool = False) -> dict:
             layers.append(torch.nn.ReLU())
     model = torch.nn.Sequential(*layers)
     loss_fn = torch.nn.CrossEntropyLoss()
+    n, bs = X.shape[0], args.batch
+    extra = {}
+    if compiled:
+        model = torch.compile(model)
+        started = time.perf_counter()
+        try:
+            for m in sorted({bs, n % bs} - {0}):
+                loss_fn(model(X[:m]), y[:m]).backward()
+            model.zero_grad(set_to_none=True)
+        except Exception as err:  # any compiler failure becomes the row's note
+            reason = (str(err).strip().splitlines() or [""])[0][:200]
+            return {"epoch_times": [], "n_rows": n,
+                    "error": f"torch.compile failed: {type(err).__name__}: {reason}"}
+        extra["compile_seconds"] = time.perf_counter() - started
     if args.optimizer == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     else:
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    n, bs = X.shape[0], args.batch
     times = []
     for _ in range(args.epochs):
         started = time.perf_counter()
         order = torch.randperm(n)
+        losses = []  # detached step losses (an alias each, no copy), summed after the clock
         for b in range(math.ceil(n / bs)):
             rows = order[b * bs : (b + 1) * bs]
             opt.zero_grad(set_to_none=True)
             loss = loss_fn(model(X[rows]), y[rows])
             loss.backward()
             opt.step()
+            losses.append(loss.detach())
         times.append(time.perf_counter() - started)
-    return {"epoch_times": times, "n_rows": n}
+    sizes_ = [min(bs, n - b * bs) for b in range(len(losses))]
+    train_loss = sum(float(v) * m for v, m in zip(losses, sizes_, strict=True)) / n
+    return {"epoch_times": times, "n_rows": n, "train_loss": train_loss, **extra}
 
 
 def run_sklearn(args) -> dict:
@@ -175,7 +202,31 @@ def run_sklearn(args) -> dict:
         started = time.perf_counter()
         clf.partial_fit(X, y, classes=classes)
         times.append(time.perf_counter() - started)
-    return {"epoch_times": times, "n_rows": len(y), "dtype": str(clf.coefs_[0].dtype)}
+    return {"epoch_times": times, "n_rows": len(y), "dtype": str(clf.coefs_[0].dtype),
+            "train_loss": float(clf.loss_)}
+
+
+def run_jax(args) -> dict:
+    """JAX: ``jit`` with the whole epoch as one ``lax.scan`` (bench/jax_scan.py), on XLA's
+    CPU client with ``args.threads`` threads; compilation is timed apart (``compile_seconds``).
+    Its ``blas`` entry names XLA (which runs its own kernels, not NumPy's OpenBLAS), the thread
+    settings and the CPU seconds per wall second it used over the measured epochs."""
+    import jax_scan
+
+    if args.optimizer != "sgd":
+        raise SystemExit("the jax job trains with sgd momentum 0.9 only")
+    os.environ.update(jax_scan.thread_env(args.threads))  # before JAX starts its CPU client
+    X, y = load_arrays(args)
+    result = jax_scan.train(X, y, [X.shape[1], *HIDDEN, N_CLASSES], args.batch, args.epochs)
+    import jax
+    import jaxlib
+
+    settings = ", ".join(f"{k}={v}" for k, v in sorted(jax_scan.thread_env(args.threads).items()))
+    result["blas"] = [{"internal_api": "XLA:CPU", "version": f"jax {jax.__version__}, jaxlib "
+                       f"{jaxlib.__version__}", "architecture": "XLA's own (host CPU features)",
+                       "num_threads": args.threads, "settings": settings,
+                       "cpu_per_wall": result["cpu_per_wall"]}]
+    return result
 
 
 def run_gemm(args) -> dict:
@@ -252,6 +303,8 @@ WORKERS = {
     "mlptrain": run_mlptrain,
     "torch": run_torch,
     "torch-ftz": lambda args: run_torch(args, flush_denormal=True),
+    "torch-compile": lambda args: run_torch(args, compiled=True),
+    "jax": run_jax,
     "sklearn": run_sklearn,
     "gemm": run_gemm,
 }
@@ -283,7 +336,7 @@ def main(argv: list[str] | None = None) -> None:
     result = WORKERS[args.trainer](args)
     result.update({"trainer": args.trainer, "batch": args.batch, "optimizer": args.optimizer,
                    "threads": args.threads, "peak_rss_mib": peak_rss_mib(),
-                   "blas": blas_info(),
+                   "blas": result.get("blas") or blas_info(),
                    "coretype_env": {k: os.environ.get(k)
                                     for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")},
                    "process_seconds": time.perf_counter() - started})
