@@ -49,6 +49,7 @@ from mlptrain.rundir import (
     RunLock,
     create_run_dir,
 )
+from mlptrain.threads import CpuTimes, cpu_times
 from mlptrain.training import Callbacks, Observer, StopSignal, Trainer
 
 if TYPE_CHECKING:
@@ -228,8 +229,9 @@ def start_run(cfg: ExperimentConfig, argv: list[str] | None = None, observer_fac
     cfg = with_absolute_paths(cfg)
     observer = _make_observer(observer_factory, cfg.train.epochs)
     files = RunFiles()
+    started = cpu_times()  # auto measures the load from here: loading the data is not waited for
     cfg, trainer = prepare(cfg, observer, callbacks=files)
-    threads = _blas_threads(trainer, None)
+    threads = _blas_threads(trainer, None, started)
     cfg.train.threads = threads[0]  # auto resolved: config.yaml and checkpoints hold the count
     path = create_run_dir(cfg.run.root, cfg.run.name_template, cfg.name, cfg.seed)
     run = files.run = RunDir(path)
@@ -382,15 +384,17 @@ def _make_observer(factory: ObserverFactory | None, epochs: int) -> Observer:
     return factory(epochs) if factory is not None else SilentObserver()
 
 
-def _blas_threads(trainer: Trainer, given: int | None) -> tuple[int, str]:
+def _blas_threads(trainer: Trainer, given: int | None,
+                  since: CpuTimes | None = None) -> tuple[int, str]:
     """(BLAS threads, why) of a run: `given` (--threads), else its train.threads (auto
-    resolved for its network and batch: threads.choose_threads)."""
-    from mlptrain.threads import choose_threads, cores
+    resolved for its network, batch and the load measured from `since`:
+    threads.choose_threads)."""
+    from mlptrain.threads import choose_threads, cores, measure_others_busy
 
     if given is not None:
         return given, "--threads"
     return choose_threads(trainer.cfg.train.threads, trainer.net.layer_sizes, trainer.batch_size,
-                          cores())
+                          cores(), load=lambda: measure_others_busy(since))
 
 
 def _train_in(run: RunDir, cfg: ExperimentConfig, trainer: Trainer, observer: Observer,

@@ -1,33 +1,59 @@
 """BLAS threads of a run: `train.threads` is a count, null (every core) or auto.
 
 auto gives one thread when a training step's matrix products are too small for a second
-thread to pay off, and every core otherwise:
+thread to pay off, or when other processes already keep the cores busy; every core otherwise:
 
-    threads = 1      if step_flops(layer_sizes, batch) < AUTO_ONE_THREAD_BELOW
-              cores  otherwise
+    threads = 1                             if step_flops(layer_sizes, batch) < AUTO_ONE_THREAD_BELOW
+              clip(round(cores - busy), 1, cores)   otherwise
 
-The rule reads only the network, the batch size and the core count (not the machine's load),
-so a run and its resume on the same machine get the same count. The count is applied in the
-training process itself (threadpoolctl), because NumPy's OpenBLAS has read its environment
-variables long before a config is loaded.
+where `busy` is how many cores other processes kept busy while the run was starting: the busy
+time of this process's CPUs in /proc/stat (user, system, irq, softirq, steal; not nice, which
+counts processes at a positive nice value that give way to the run) minus this process's own CPU
+time, over at least LOAD_WINDOW seconds, divided by that wall time. OpenBLAS threads spin while
+waiting for each other, so a thread that shares a core with another busy process makes every
+product wait for it: two threads against one CPU-bound process on 2 cores were 1.7-11x slower
+than one thread (bench/threads.py --busy).
+
+The count is decided ONCE, when a run starts, and recorded in its config.yaml, so a resume (and
+`mlptrain train` on that config.yaml) uses the same count. It cannot change during a run: with
+float32 a thread count changes the bits. OpenBLAS 0.3.31's sgemm (Haswell kernel) gives results
+that differ in the last bit with 1 and with 2 threads at every shape of MNIST's 784-256-128-10
+step (batch 32, 128 and 512: 2-10% of the entries of each product differ), so the parameters
+differ by ~1e-7 after a few steps and a run's last digit of accuracy can move; dgemm gave
+identical bits for every shape tried, but that is one build on one machine, not a promise.
+The price of deciding once: a process that starts competing after the run has started is not
+avoided (the run keeps its count), and the same config started on a busy and on an idle
+machine can train with different counts, which config.yaml and train.log then say.
+
+The count is applied in the training process itself (threadpoolctl), because NumPy's OpenBLAS
+has read its environment variables long before a config is loaded.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from typing import NamedTuple
 
 # FLOPs per training step below which auto uses one BLAS thread. A second OpenBLAS thread
 # costs a fork-join per product (8 products per step with two hidden layers) and saves at
 # most half of the step's arithmetic. bench/threads.py on 2 cores (OpenBLAS 0.3.31, load
 # average ~1, 2026-12-03), step time with 1 thread / with 2: 0.98-1.00 at 1-8 MFLOP per
 # step, 1.04-1.06 at 15-16, 1.13-1.17 at 30-32, 1.26-1.57 at 63-516. Below 20 MFLOP a
-# second thread gains under ~10% at best. With one competing CPU-bound process (--busy) two
-# threads were 1.7-11x slower than one at every size, 1 to 516 MFLOP: auto, which does not
-# look at the load (a thread count changes the bits), keeps that cost above the threshold.
-# To be re-checked on an idle machine.
+# second thread gains under ~10% at best.
 AUTO_ONE_THREAD_BELOW = 20e6
+
+# Seconds over which auto measures how busy the other processes keep the cores (the time the
+# run spends loading its data counts; only the rest is waited for).
+LOAD_WINDOW = 0.25
+
+PROC_STAT = Path("/proc/stat")
+# /proc/stat's columns after the cpu name: user nice system idle iowait irq softirq steal ...
+_BUSY_COLUMNS = (0, 2, 5, 6, 7)
 
 
 def cores() -> int:
@@ -47,9 +73,78 @@ def step_flops(layer_sizes: Sequence[int], batch: int) -> float:
     return 2.0 * batch * (2 * sum(pairs) + sum(pairs[1:]))
 
 
+# ---- how busy the other processes keep the cores ------------------------------------------
+
+
+class CpuTimes(NamedTuple):
+    """A snapshot: busy seconds of our CPUs (every process), our own CPU seconds, the clock."""
+
+    busy: float
+    own: float
+    wall: float
+
+
+def busy_seconds(stat_text: str, cpus: set[int] | None, ticks_per_second: float) -> float:
+    """Seconds the CPUs in `cpus` (None: all) have been busy, from /proc/stat's text: the sum of
+    the user, system, irq, softirq and steal columns of their `cpuN` lines (of the `cpu` line
+    when there are no per-CPU lines), in ticks of 1 / ticks_per_second."""
+    every: float | None = None
+    ours: list[float] = []
+    for line in stat_text.splitlines():
+        name, *fields = line.split() or [""]
+        if not name.startswith("cpu"):
+            continue
+        ticks = sum(int(fields[i]) for i in _BUSY_COLUMNS if i < len(fields))
+        if name == "cpu":
+            every = ticks
+        elif cpus is None or int(name[3:]) in cpus:
+            ours.append(ticks)
+    if not ours and every is None:
+        raise ValueError("no cpu lines in /proc/stat")
+    return (sum(ours) if ours else every or 0.0) / ticks_per_second
+
+
+def cpu_times() -> CpuTimes | None:
+    """This moment's CpuTimes, or None where /proc/stat cannot be read (not Linux)."""
+    try:
+        text = PROC_STAT.read_text()
+        cpus: set[int] | None = os.sched_getaffinity(0)
+        busy = busy_seconds(text, cpus, os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, AttributeError):
+        return None
+    return CpuTimes(busy, time.process_time(), time.monotonic())
+
+
+def others_busy(before: CpuTimes, after: CpuTimes) -> float:
+    """Cores other processes kept busy between two snapshots:
+    (busy_after - busy_before - (own_after - own_before)) / (wall_after - wall_before), >= 0."""
+    wall = after.wall - before.wall
+    if wall <= 0:
+        return 0.0
+    return max(0.0, (after.busy - before.busy - (after.own - before.own)) / wall)
+
+
+def measure_others_busy(since: CpuTimes | None, window: float = LOAD_WINDOW) -> float | None:
+    """Cores other processes keep busy, measured from `since` (a snapshot taken earlier, e.g.
+    before the data loaded; None: now) until at least `window` seconds have passed (sleeping
+    for the rest). None where the CPU times cannot be read."""
+    start = since or cpu_times()
+    if start is None:
+        return None
+    time.sleep(max(0.0, window - (time.monotonic() - start.wall)))
+    end = cpu_times()
+    return None if end is None else others_busy(start, end)
+
+
+# ---- the choice ------------------------------------------------------------------------------
+
+
 def choose_threads(setting: int | str | None, layer_sizes: Sequence[int], batch: int,
-                   n_cores: int) -> tuple[int, str]:
-    """(BLAS threads, why) for `train.threads` = `setting` on this network and batch."""
+                   n_cores: int, load: Callable[[], float | None] = lambda: None
+                   ) -> tuple[int, str]:
+    """(BLAS threads, why) for `train.threads` = `setting` on this network and batch. `load`
+    gives the cores other processes keep busy (None: unknown); auto asks it only when the step
+    is large enough for more than one thread."""
     if isinstance(setting, int):
         return setting, "train.threads"
     if setting is None:
@@ -61,7 +156,15 @@ def choose_threads(setting: int | str | None, layer_sizes: Sequence[int], batch:
     if flops < AUTO_ONE_THREAD_BELOW:
         return 1, (f"auto: {per_step}, below {AUTO_ONE_THREAD_BELOW / 1e6:.3g} MFLOP, where a "
                    "second thread does not pay off")
-    return n_cores, f"auto: {per_step}, every core ({n_cores})"
+    busy = load()
+    if busy is None:
+        return n_cores, f"auto: {per_step}, every core ({n_cores}); the load is unknown"
+    threads = min(n_cores, max(1, math.floor(n_cores - busy + 0.5)))
+    seen = f"other processes kept {busy:.2f} of the {n_cores} cores busy as the run started"
+    if threads == n_cores:
+        return n_cores, f"auto: {per_step}, every core ({n_cores}); {seen}"
+    return threads, (f"auto: {per_step}; {seen}, and a BLAS thread sharing a core with a busy "
+                     f"process slows every product: {threads} of {n_cores} cores")
 
 
 @contextmanager

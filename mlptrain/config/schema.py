@@ -410,8 +410,10 @@ class TrainConfig(Section):
         "one thread when a training step's matrix products come to under "
         f"{AUTO_ONE_THREAD_BELOW / 1e6:g} MFLOP (2 x batch x (2 x the sum of fan_in x fan_out "
         "over the layers + the same sum without the first layer)), where a second thread does "
-        "not pay off, else every core. A run's config.yaml records the count auto chose, "
-        "its train.log why.",
+        "not pay off, else every core that other processes did not keep busy as the run "
+        "started (/proc/stat). A run's config.yaml records the count auto chose, its "
+        "train.log why; the count does not change during the run (with float32 another "
+        "count changes the bits).",
     )
 
 
