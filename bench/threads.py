@@ -1,5 +1,5 @@
-"""Where does a second BLAS thread pay off? Seconds per training step at 1 thread and at every
-core, over a grid of network and batch sizes, with what `train.threads: auto` picks.
+"""Where does a second BLAS thread pay off? Seconds per training step at 1 thread, at every
+core and with what `train.threads: auto` picks, over a grid of network and batch sizes.
 
     .venv/bin/python bench/threads.py            # the grid, 5 repeats; about a minute idle
     .venv/bin/python bench/threads.py --busy     # the same with one competing CPU-bound process
@@ -8,9 +8,12 @@ core, over a grid of network and batch sizes, with what `train.threads: auto` pi
 Each shape trains mlptrain's real loop (`Trainer.fit` on synthetic blobs, float32, adam) for a
 few epochs in this process, under `threadpoolctl.threadpool_limits(n)`; a step's time is the
 run's `train_seconds / steps` (the training steps only). Thread counts alternate within each
-repeat, and each cell is the minimum over the repeats (the least disturbed), with the median.
-`--busy` starts one process spinning in a pure-Python loop for the whole measurement, the
-situation where OpenBLAS's spinning threads get descheduled. As bench.py, the measurement runs
+repeat (1, every core, auto); auto decides afresh before each of its measurements, as a run
+does when it starts (threads.choose_threads with the load measured from /proc/stat). Each cell
+is min / median / max over the repeats; "auto / best" divides auto's minimum by the smaller
+minimum of 1 and every core, and the same for the medians (where auto picked the count of a
+column, the ratio is that column's noise). `--busy` starts one process spinning in a pure-Python loop for the
+whole measurement, the situation where OpenBLAS's spinning threads get descheduled. As bench.py, the measurement runs
 in a child process without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE (native kernel) unless
 --keep-coretype; the BLAS it loaded is printed first.
 """
@@ -68,19 +71,24 @@ def child(argv: list[str]) -> int:
     """The measurement, in a process of its own: one JSON line."""
     from workers import blas_info
 
-    from mlptrain.threads import choose_threads, cores, step_flops
+    from mlptrain.threads import choose_threads, cores, measure_others_busy, step_flops
 
     args = json.loads(argv[0])
     all_cores = cores()
     rows = []
     for shape in map(tuple, args["shapes"]):
-        times: dict[int, list[float]] = {1: [], all_cores: []}
-        for _ in range(args["repeats"]):
-            for n in times:
-                times[n].append(measure(shape, n, args["steps"]))
         sizes = [shape[0], *shape[1], shape[2]]
+        times: dict[str, list[float]] = {"1": [], str(all_cores): [], "auto": []}
+        picked = []
+        for _ in range(args["repeats"]):
+            for n in (1, all_cores):
+                times[str(n)].append(measure(shape, n, args["steps"]))
+            auto, _why = choose_threads("auto", sizes, shape[3], all_cores,
+                                        load=lambda: measure_others_busy(None))
+            picked.append(auto)
+            times["auto"].append(measure(shape, auto, args["steps"]))
         rows.append({"shape": shape, "flops": step_flops(sizes, shape[3]), "times": times,
-                     "auto": choose_threads("auto", sizes, shape[3], all_cores)[0]})
+                     "auto": picked})
     print(json.dumps({"rows": rows, "cores": all_cores, "blas": blas_info()}))
     return 0
 
@@ -123,23 +131,27 @@ def render(result: dict, repeats: int, steps: int, busy: bool) -> str:
     all_cores = result["cores"]
     blas = "; ".join(f"{b.get('internal_api')} {b.get('version')}, kernel "
                      f"{b.get('architecture')}" for b in result["blas"]) or "unknown"
-    lines = [f"ms per training step, min (median) over {repeats} repeats of {steps} steps; "
-             f"{all_cores} cores; {'one competing CPU-bound process; ' if busy else ''}"
+    lines = [f"ms per training step, min / median / max over {repeats} repeats of {steps} "
+             f"steps; {all_cores} cores; {'one competing CPU-bound process; ' if busy else ''}"
              f"{blas}; {time.strftime('%Y-%m-%d %H:%M %Z')}", "",
-             f"| network | batch | MFLOP/step | 1 thread | {all_cores} threads | "
-             f"1 / {all_cores} | auto |", "| --- | --- | --- | --- | --- | --- | --- |"]
+             f"| network | batch | MFLOP/step | 1 thread | {all_cores} threads | auto | "
+             "auto's counts | auto / best: min; median |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in result["rows"]:
         n_features, hidden, n_classes, batch = row["shape"]
-        one, many = row["times"]["1"], row["times"][str(all_cores)]
+        one, many, auto = (row["times"][k] for k in ("1", str(all_cores), "auto"))
+        best_min = min(min(one), min(many))
+        best_median = min(statistics.median(one), statistics.median(many))
+        picked = " ".join(map(str, row["auto"]))  # auto's count in each repeat
         lines.append(
             f"| {'-'.join(map(str, [n_features, *hidden, n_classes]))} | {batch} | "
-            f"{row['flops'] / 1e6:.3g} | {_ms(one)} | {_ms(many)} | "
-            f"{min(one) / min(many):.2f} | {row['auto']} |")
+            f"{row['flops'] / 1e6:.3g} | {_ms(one)} | {_ms(many)} | {_ms(auto)} | {picked} | "
+            f"{min(auto) / best_min:.2f}; {statistics.median(auto) / best_median:.2f} |")
     return "\n".join(lines) + "\n"
 
 
 def _ms(times: list[float]) -> str:
-    return f"{min(times) * 1e3:.3f} ({statistics.median(times) * 1e3:.3f})"
+    return " / ".join(f"{t * 1e3:.3f}" for t in (min(times), statistics.median(times), max(times)))
 
 
 if __name__ == "__main__":
