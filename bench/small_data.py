@@ -31,9 +31,19 @@ CSV is standardized in the worker before ``fit``, outside the timing), use no va
 L2 penalty. Rounds are interleaved (round r runs every job once before round r + 1), and each
 cell is the median (min-max) over the rounds.
 
+The **floor** is a fresh ``python -c "import numpy"`` with the same environment, timed the
+same way in every round: the least any Python process that trains with NumPy pays before its
+first step (the interpreter and NumPy with its OpenBLAS threads).
+
 As ``bench.py``: the children run NumPy's native OpenBLAS kernel (``OPENBLAS_CORETYPE`` and
 ``OPENBLAS_L2_SIZE`` are unset together for them only; ``--keep-coretype`` keeps them), and
 the table header says which BLAS, kernel and threads the children loaded (threadpoolctl).
+The children keep compiled bytecode as an installed package does: ``PYTHONDONTWRITEBYTECODE``
+is unset for them and ``PYTHONPYCACHEPREFIX`` points into the benchmark's temporary folder,
+filled by one uncounted warm-up round (1 epoch of every job). Without it, in an environment
+that sets ``PYTHONDONTWRITEBYTECODE`` with mlptrain installed in editable mode, every mlptrain
+module is compiled from source at every start (~0.1 s here); ``--no-bytecode-cache`` measures
+that.
 Results go to bench/results/small-<time>.json and .md, and small-latest.md.
 """
 
@@ -64,7 +74,8 @@ EPOCHS = 200  # scikit-learn's default max_iter
 QUICK_EPOCHS = 20
 BATCH = 200  # scikit-learn's default batch_size: min(200, n_samples)
 LR = 1e-3  # scikit-learn's default learning_rate_init (adam)
-JOBS = ("sklearn", "mlptrain", "mlptrain-every")
+JOBS = ("sklearn", "mlptrain", "mlptrain-every", "floor")
+FLOOR_CODE = "import numpy"  # the floor job: `python -c FLOOR_CODE`
 
 
 def default_min_interval() -> float:
@@ -167,6 +178,12 @@ def run_mlptrain(name: str, csv: Path, args, folder: Path, min_interval_s: float
             **epoch_overhead(summary)}
 
 
+def run_floor(args) -> dict:
+    """A fresh `python -c "import numpy"` (the floor of any NumPy process), whole process."""
+    seconds, _ = timed_run([sys.executable, "-c", FLOOR_CODE], args)
+    return {"process_seconds": seconds}
+
+
 def run_sklearn(name: str, csv: Path, args) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "sklearn-fit", name, str(csv),
            "--epochs", str(args.epochs), "--val-fraction", str(args.val_fraction)]
@@ -178,12 +195,22 @@ def timed_run(cmd: list[str], args) -> tuple[float, str]:
     """(wall seconds, stdout) of `cmd` as a child process with the benchmark's BLAS
     environment; a failure raises with the end of its stderr."""
     started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True,
-                          env=thread_env(args.threads, args.keep_coretype))
+    done = subprocess.run(cmd, capture_output=True, text=True, env=child_env(args))
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     return seconds, done.stdout
+
+
+def child_env(args) -> dict[str, str]:
+    """The jobs' environment: `thread_env` (BLAS threads, native kernel), and, unless
+    --no-bytecode-cache, compiled bytecode kept in `args.pycache` (PYTHONPYCACHEPREFIX) with
+    PYTHONDONTWRITEBYTECODE unset, as for an installed package."""
+    env = thread_env(args.threads, args.keep_coretype)
+    if args.pycache is not None:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(args.pycache)
+    return env
 
 
 def sklearn_fit(argv: list[str]) -> int:
@@ -224,7 +251,7 @@ def mlptrain_blas(args) -> list[dict]:
     """The BLAS a child process with the jobs' environment loads (numpy, threadpoolctl)."""
     code = "import json, numpy; from workers import blas_info; print(json.dumps(blas_info()))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=HERE, env=thread_env(args.threads, args.keep_coretype))
+                          cwd=HERE, env=child_env(args))
     return json.loads(done.stdout) if done.returncode == 0 else []
 
 
@@ -254,20 +281,28 @@ def render(results: dict, args) -> str:
         lines.append(f"| {name} | {sizes[name]} | {cell(fit)} | {cell(default)} | "
                      f"{ratio(default, fit)} | {cell(every)} | {ratio(every, fit)} | "
                      f"{cell(sk_process)} |")
+    floor = [r["process_seconds"] for r in results.get("floor", [])]
+    lines += ["", f"Floor: a fresh `python -c \"{FLOOR_CODE}\"` with the same environment takes "
+              f"{cell(floor)} s (every round), the least any NumPy process pays before training; "
+              f"{results.get('bytecode', '')}."]
     lines += ["", "mlptrain per epoch (ms): the training steps, and the loop's overhead beyond "
               "them (per-layer statistics, metric rows, checkpoints; (wall_seconds - "
               "train_seconds) / epochs from summary.json), with its share of the same run's step "
               "time; "
               "start-up: the process time less the loop's wall time (interpreter, imports, CSV, "
-              "run directory).", "",
+              "run directory), and that start-up less the floor's median.", "",
               "| table | steps per epoch (ms) | overhead, default | overhead, `last` every "
-              "epoch | start-up (s) |", "| --- | --- | --- | --- | --- |"]
+              "epoch | start-up (s) | start-up beyond the floor (s) |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    floor_median = statistics.median(floor) if floor else None
     for name in results["datasets"]:
         runs = jobs[name]
         steps = [r["step"] * 1000 for r in runs["mlptrain"]]
+        startup = [r["startup_seconds"] for r in runs["mlptrain"]]
+        beyond = [s - floor_median for s in startup] if floor_median is not None else []
         lines.append(f"| {name} | {cell(steps)} | {_overhead_cell(runs['mlptrain'])} | "
-                     f"{_overhead_cell(runs['mlptrain-every'])} | "
-                     f"{cell([r['startup_seconds'] for r in runs['mlptrain']])} |")
+                     f"{_overhead_cell(runs['mlptrain-every'])} | {cell(startup)} | "
+                     f"{cell(beyond)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -290,6 +325,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="hold out this share and evaluate it every epoch, in both (default 0)")
     p.add_argument("--quick", action="store_true", help=f"1 round of {QUICK_EPOCHS} epochs")
     p.add_argument("--out", default=str(HERE / "results"), help="where results are written")
+    p.add_argument("--no-bytecode-cache", action="store_true",
+                   help="give the jobs no bytecode cache (default: one in the temporary folder, "
+                   "as an installed package has)")
     p.add_argument("--keep-coretype", action="store_true",
                    help="keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE for the jobs (default: "
                    "unset both, so NumPy's OpenBLAS runs the processor's native kernel)")
@@ -310,27 +348,38 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs: dict[str, dict[str, list[dict]]] = {n: {j: [] for j in JOBS} for n in args.datasets}
+    jobs: dict[str, dict[str, list[dict]]] = {n: {j: [] for j in JOBS if j != "floor"}
+                                              for n in args.datasets}
+    floor: list[dict] = []
     sizes = {}
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="mlptrain-small-") as tmp:
         folder = Path(tmp)
+        args.pycache = None if args.no_bytecode_cache else folder / "pycache"
         csvs = {name: write_csv(name, folder) for name in args.datasets}
         for name, csv in csvs.items():
             header, *rows = csv.read_text().splitlines()
             sizes[name] = f"{len(rows):,} × {header.count(',')}"
+        if args.pycache is not None:  # compile every module the jobs import, uncounted
+            warm_up(next(iter(csvs.items())), args, folder)
         for r in range(args.rounds):
             for name, csv in csvs.items():
                 for job in JOBS:
-                    if job == "sklearn":
+                    if job == "floor":
+                        result = run_floor(args)
+                        floor.append(result)
+                    elif job == "sklearn":
                         result = run_sklearn(name, csv, args)
                     else:
                         interval = 0.0 if job == "mlptrain-every" else None
                         result = run_mlptrain(name, csv, args, folder, interval)
-                    jobs[name][job].append(result)
+                    if job != "floor":
+                        jobs[name][job].append(result)
                     shown = result.get("fit_seconds", result["process_seconds"])
                     print(f"round {r + 1}/{args.rounds}  {name:14s} {job:15s} {shown:.3f} s"
                           f"  [{time.perf_counter() - started:.0f}s]", file=sys.stderr, flush=True)
+        blas = {"mlptrain": mlptrain_blas(args),
+                "sklearn": jobs[args.datasets[0]]["sklearn"][0].get("blas", [])}
     results = {
         "when": time.strftime("%Y-%m-%d %H:%M %Z"),
         "args": vars(args),
@@ -338,9 +387,10 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": sizes,
         "default_min_interval_s": default_min_interval(),
         "jobs": jobs,
-        "blas": {"mlptrain": mlptrain_blas(args),
-                 "sklearn": jobs[args.datasets[0]]["sklearn"][0].get("blas", [])},
+        "floor": floor,
+        "blas": blas,
         "forced_coretype": forced_coretype(),
+        "bytecode": bytecode_note(args),
         "python": platform.python_version(),
         "total_seconds": time.perf_counter() - started,
     }
@@ -353,6 +403,27 @@ def main(argv: list[str] | None = None) -> int:
     print(f"written: {out / f'small-{stamp}.md'} (and .json); total "
           f"{results['total_seconds']:.0f}s", file=sys.stderr)
     return 0
+
+
+def warm_up(table: tuple[str, Path], args, folder: Path) -> None:
+    """One epoch of every job on one table, not counted: fills the bytecode cache."""
+    name, csv = table
+    quick = argparse.Namespace(**{**vars(args), "epochs": 1})
+    run_floor(quick)
+    run_sklearn(name, csv, quick)
+    run_mlptrain(name, csv, quick, folder, None)
+
+
+def bytecode_note(args) -> str:
+    """How the jobs found compiled bytecode, for the table header."""
+    forced = "PYTHONDONTWRITEBYTECODE" in os.environ
+    if args.pycache is None:
+        return ("no bytecode cache (--no-bytecode-cache)"
+                + ("; this environment sets PYTHONDONTWRITEBYTECODE" if forced else ""))
+    return ("compiled bytecode kept between jobs (PYTHONPYCACHEPREFIX in the benchmark's "
+            "temporary folder, filled by an uncounted warm-up round"
+            + ("; PYTHONDONTWRITEBYTECODE, set in this environment, unset for the jobs)"
+               if forced else ")"))
 
 
 if __name__ == "__main__":

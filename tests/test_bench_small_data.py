@@ -71,6 +71,26 @@ def test_small_data_quick_run_prints_both_tables(tmp_path):
     assert "| diabetes |" in (tmp_path / "small-latest.md").read_text()
     assert list(tmp_path.glob("small-*.json"))
     assert "BLAS" in done.stdout
+    assert 'Floor: a fresh `python -c "import numpy"`' in done.stdout
+    [startup] = [line for line in done.stdout.splitlines()
+                 if line.startswith("| diabetes |") and line.count("|") == 7]  # 6 columns
+    assert "round 1/1  diabetes       floor" in done.stderr
+
+
+def test_jobs_keep_bytecode_unless_asked_not_to(small_data, monkeypatch, tmp_path):
+    import argparse
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    args = argparse.Namespace(threads=1, keep_coretype=False, pycache=tmp_path / "pyc")
+    env = small_data.child_env(args)
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    assert env["PYTHONPYCACHEPREFIX"] == str(tmp_path / "pyc")
+    assert env["OPENBLAS_NUM_THREADS"] == "1"
+    assert "PYTHONDONTWRITEBYTECODE, set in this environment, unset" in small_data.bytecode_note(args)
+    args.pycache = None  # --no-bytecode-cache: the environment as it is
+    env = small_data.child_env(args)
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1" and "PYTHONPYCACHEPREFIX" not in env
+    assert small_data.bytecode_note(args).startswith("no bytecode cache")
 
 
 def test_small_data_refuses_an_unknown_dataset():
