@@ -13,6 +13,7 @@ last row in memory (on resume, metrics.csv's last row, read once).
 from __future__ import annotations
 
 import copy
+import json
 import platform
 import signal
 import sys
@@ -126,7 +127,7 @@ class RunFiles:
         self.columns: list[str] = []
         self.tb: EventWriter | None = None
         # with train.checkpoint.min_interval_s > 0: the best state, not yet written
-        self.held_best: Checkpoint | None = None
+        self.held_best: _HeldCheckpoint | None = None
 
     def begin(self, trainer: Trainer) -> None:
         """Fix what every checkpoint and row repeats; open the TensorBoard writer, which on
@@ -163,7 +164,7 @@ class RunFiles:
         is never older than the `last` a resume starts from."""
         checkpoint = trainer_checkpoint(trainer, self.cfg_dict, self.data_info)
         if tags == {"best"} and trainer.cfg.train.checkpoint.min_interval_s > 0:
-            self.held_best = checkpoint.detached()
+            self.held_best = _HeldCheckpoint.of(checkpoint)
             return
         if "best" not in tags:
             self._flush_best()
@@ -174,7 +175,7 @@ class RunFiles:
 
     def _flush_best(self) -> None:
         if self.held_best is not None:
-            self._write("best", self.held_best)
+            self._write("best", self.held_best.checkpoint())
             self.held_best = None
 
     def _write(self, tag: str, checkpoint: Checkpoint) -> None:
@@ -211,6 +212,25 @@ class RunFiles:
             ) from None
 
 
+@dataclass
+class _HeldCheckpoint:
+    """A checkpoint held in memory to be written later, sharing nothing with the trainer:
+    copies of its tensors and its metadata as the JSON text the file will hold (the metadata
+    is JSON by contract; dumping it takes a third of a deep copy's time, and a best that is
+    replaced before it is written is never parsed back)."""
+
+    tensors: dict[str, np.ndarray]
+    meta_json: str
+
+    @classmethod
+    def of(cls, checkpoint: Checkpoint) -> _HeldCheckpoint:
+        return cls({k: np.array(v, copy=True) for k, v in checkpoint.tensors.items()},
+                   json.dumps(checkpoint.meta, allow_nan=True))
+
+    def checkpoint(self) -> Checkpoint:
+        return Checkpoint(tensors=self.tensors, meta=json.loads(self.meta_json))
+
+
 def _prune_periodic(run: RunDir, keep_last: int) -> None:
     periodic = sorted(run.checkpoints.glob("epoch-*.safetensors"))
     for old in periodic[:-keep_last]:
@@ -243,8 +263,11 @@ def start_run(cfg: ExperimentConfig, argv: list[str] | None = None, observer_fac
             return _train_in(run, cfg, trainer, observer, argv or sys.argv, resumed_from=None,
                              threads=threads, stop=stop)
         except (OSError, RunDirError) as err:
+            run.close()
             _remove_if_nothing_to_resume(run, err)
             raise
+        finally:
+            run.close()
 
 
 def _remove_if_nothing_to_resume(run: RunDir, err: Exception) -> None:
@@ -270,7 +293,10 @@ def resume_run(run_dir: str | Path, overrides: list[str] | None = None,
     run = RunDir(run_dir)
     find_run_checkpoint(run.path, "last")
     with RunLock(run.path).acquire(" ".join(sys.argv)):  # then nobody else writes to it
-        return _resume_locked(run, overrides, observer_factory, stop, threads)
+        try:
+            return _resume_locked(run, overrides, observer_factory, stop, threads)
+        finally:
+            run.close()
 
 
 def _resume_locked(run: RunDir, overrides: list[str] | None,
@@ -325,7 +351,6 @@ def _recorded_summary(run: RunDir, trainer: Trainer, ended: str) -> dict[str, An
     """summary.json when it records the run as ended at the checkpoint's step; None when it
     is missing or stale (the process was killed between the last checkpoint and the summary:
     the resume then writes it, training nothing)."""
-    import json
 
     from mlptrain.rundir import read_run_text
 

@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from mlptrain.checkpoint import SUFFIX, write_atomic
 from mlptrain.errors import RunDirError
@@ -76,10 +76,17 @@ def create_run_dir(root: str | Path, template: str, name: str, seed: int) -> Pat
 
 
 class RunDir:
-    """Paths and writers of one run directory."""
+    """Paths and writers of one run directory.
+
+    The appended files (metrics.csv, layers.jsonl, train.log) stay open between writes, and
+    each write is flushed at once: a row is in the kernel (which a killed process does not
+    lose) when `append_metrics`, `append_jsonl` or `log` returns, without reopening the file
+    every epoch. `close` closes them; `truncate_history` does so before rewriting.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._appending: dict[str, TextIO] = {}  # file name -> its open append handle
 
     @property
     def checkpoints(self) -> Path:
@@ -101,24 +108,53 @@ class RunDir:
     def append_metrics(self, row: Mapping[str, Any], columns: list[str]) -> None:
         """Append one row to metrics.csv (the header is written with the first row)."""
         target = self.file(METRICS_FILE)
-        new = not target.exists() or target.stat().st_size == 0
-        with open(target, "a", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
-            if new:
-                writer.writeheader()
-            writer.writerow({k: _csv_value(row.get(k)) for k in columns})
+        new = METRICS_FILE not in self._appending and (
+            not target.exists() or target.stat().st_size == 0)
+        self._handle(METRICS_FILE, newline="")
+        lines = _Lines()
+        writer = csv.DictWriter(lines, fieldnames=columns, extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow({k: _csv_value(row.get(k)) for k in columns})
+        self._write(METRICS_FILE, "".join(lines))
 
     def append_jsonl(self, name: str, record: Mapping[str, Any]) -> None:
-        with open(self.file(name), "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, separators=(",", ":")) + "\n")
+        self._handle(name)
+        self._write(name, json.dumps(record, separators=(",", ":")) + "\n")
 
     def log(self, line: str) -> None:
-        with open(self.file(LOG_FILE), "a", encoding="utf-8") as handle:
-            handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+        self._handle(LOG_FILE)
+        self._write(LOG_FILE, f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
+    def _handle(self, name: str, newline: str | None = None) -> TextIO:
+        """The open append handle of run file `name` (opened on first use)."""
+        handle = self._appending.get(name)
+        if handle is None:
+            handle = self._appending[name] = open(  # noqa: SIM115 (closed by close())
+                self.file(name), "a", newline=newline, encoding="utf-8")
+        return handle
+
+    def _write(self, name: str, text: str) -> None:
+        """Write `text` to the open file `name` and flush it to the kernel; on an error (a
+        full disk) the handle is dropped with whatever it still buffered."""
+        handle = self._appending[name]
+        try:
+            handle.write(text)
+            handle.flush()
+        except BaseException:
+            self._appending.pop(name, None)
+            _close_quietly(handle)
+            raise
+
+    def close(self) -> None:
+        """Close the appended files (each write was flushed already)."""
+        while self._appending:
+            _close_quietly(self._appending.popitem()[1])
 
     def truncate_history(self, last_step: int) -> None:
         """Drop metric and layer rows written after optimizer step `last_step` (the step of
         the checkpoint a run resumes from), and any row a crash left half-written."""
+        self.close()  # the files are replaced: an open handle would append to the old ones
         metrics = self.file(METRICS_FILE)
         if metrics.exists():
             try:
@@ -146,6 +182,20 @@ class RunDir:
             for stale in folder.glob(".*.tmp-*"):
                 if not _process_alive(_writer_pid(stale.name)):
                     stale.unlink(missing_ok=True)
+
+
+class _Lines(list):
+    """A csv writer's target that keeps what it writes (`write` appends the text)."""
+
+    def write(self, text: str) -> None:
+        self.append(text)
+
+
+def _close_quietly(handle: TextIO) -> None:
+    try:
+        handle.close()
+    except OSError:  # what it still buffered could not be written: the error was raised before
+        pass
 
 
 def _writer_pid(name: str) -> int | None:

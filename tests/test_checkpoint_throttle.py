@@ -227,3 +227,33 @@ def test_sigkill_at_random_points_with_throttled_checkpoints_resumes_bit_identic
     assert truncated >= 1, "no kill left metrics rows after the checkpoint"
     reference_dir = next(runs.glob("reference-*"))
     assert_same_run(reference_dir, run_dir, extra_tags=("epoch-0004", "epoch-0008", "epoch-0012"))
+
+
+def test_a_held_best_shares_nothing_with_the_state_it_was_taken_from(tmp_path):
+    import json
+    import math
+
+    from mlptrain.checkpoint import Checkpoint, save_checkpoint
+    from mlptrain.experiment import _HeldCheckpoint
+
+    weights = np.arange(6, dtype=np.float32).reshape(2, 3)
+    meta = {"trainer": {"loop": {"epoch": 2, "losses": [0.5, math.nan]}, "rng": {"s": 1 << 70}},
+            "config": {"name": "p", "train": {"epochs": 3}}}
+    original = Checkpoint(tensors={"model.w": weights}, meta=meta)
+    save_checkpoint(tmp_path / "at_hold.safetensors", original)
+    held = _HeldCheckpoint.of(original)
+    weights += 100.0  # training goes on: the trainer's arrays and state change in place
+    meta["trainer"]["loop"]["epoch"] = 3
+    meta["config"]["train"]["epochs"] = 9
+    restored = held.checkpoint()
+    assert np.array_equal(restored.tensors["model.w"], np.arange(6, dtype=np.float32).reshape(2, 3))
+    assert restored.meta["trainer"]["loop"]["epoch"] == 2
+    assert restored.meta["config"]["train"]["epochs"] == 3
+    assert restored.meta["trainer"]["rng"]["s"] == 1 << 70
+    save_checkpoint(tmp_path / "held.safetensors", restored)
+    # what is written later is what writing it at once would have written (the header's
+    # key order is safetensors' own, so the files are compared as read back)
+    later, at_once = (load_checkpoint(tmp_path / f"{n}.safetensors") for n in ("held", "at_hold"))
+    assert json.dumps(later.meta) == json.dumps(at_once.meta)  # NaN compares by its text
+    assert later.tensors.keys() == at_once.tensors.keys()
+    assert np.array_equal(later.tensors["model.w"], at_once.tensors["model.w"])
