@@ -12,10 +12,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rich is imported where a table is made: `train --quiet` never loads it
+    from rich.console import Console
+    from rich.table import Table
     from tqdm import tqdm
 
 # Metric names shown on the per-epoch line, in order, with their formats.
@@ -49,13 +48,14 @@ def format_value(value: Any, fmt: str = "{:.4g}") -> str:
 
 
 class ConsoleObserver:
-    """Renders training progress; implements `training.Observer`."""
+    """Renders training progress; implements `training.Observer`. `console` may be None when
+    `quiet` (nothing is printed then)."""
 
-    def __init__(self, console: Console, total_epochs: int, quiet: bool = False):
+    def __init__(self, console: Console | None, total_epochs: int, quiet: bool = False):
         self.console = console
         self.total_epochs = total_epochs
-        self.quiet = quiet
-        self.interactive = console.is_terminal and not quiet
+        self.quiet = quiet or console is None
+        self.interactive = console is not None and not self.quiet and console.is_terminal
         self._bar: tqdm[Any] | None = None
         self._done = 0
         self._epoch = 0
@@ -85,7 +85,7 @@ class ConsoleObserver:
             f"{label} {format_value(row[key], fmt)}"
             for key, label, fmt in _EPOCH_COLUMNS if row.get(key) is not None
         ]
-        self.console.print("  ".join(parts), highlight=False, soft_wrap=True)
+        self._print("  ".join(parts))
 
     def _where(self, epoch: float) -> str:
         """`epoch 3/10` at an epoch's end; `epoch 1/3 step 5/17` for an evaluation within
@@ -107,6 +107,10 @@ class ConsoleObserver:
     def message(self, text: str) -> None:
         self._close_bar()
         if not self.quiet:
+            self._print(text)
+
+    def _print(self, text: str) -> None:
+        if self.console is not None:  # None only when quiet
             self.console.print(text, highlight=False, soft_wrap=True)
 
     def _close_bar(self) -> None:
@@ -117,6 +121,8 @@ class ConsoleObserver:
 
 def metrics_table(title: str, metrics: Mapping[str, Any]) -> Table:
     """A two-column table of metric name and value."""
+    from rich.table import Table
+
     table = Table(title=title, show_header=True, header_style="bold")
     table.add_column("metric")
     table.add_column("value", justify="right")
@@ -131,6 +137,8 @@ def metrics_table(title: str, metrics: Mapping[str, Any]) -> Table:
 
 def rows_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
     """A table with the given header and already formatted rows."""
+    from rich.table import Table
+
     table = Table(title=title, show_header=True, header_style="bold")
     for i, column in enumerate(columns):
         table.add_column(column, justify="left" if i == 0 else "right")

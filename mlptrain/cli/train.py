@@ -116,8 +116,10 @@ def _observer(quiet: bool, stop) -> Callable[[int], Any]:
     def make(total_epochs: int):
         from mlptrain.report import ConsoleObserver
 
+        if quiet:  # prints nothing: no console (and no rich import) needed
+            return ConsoleObserver(None, total_epochs, quiet=True)
         out = console(on_broken_pipe=lambda: stop.request(BROKEN_PIPE))
-        return ConsoleObserver(out, total_epochs, quiet=quiet)
+        return ConsoleObserver(out, total_epochs)
 
     return make
 

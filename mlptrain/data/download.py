@@ -10,11 +10,8 @@ temporary file is removed. Mirrors are tried in order; the error lists why each 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import os
 import tempfile
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,6 +38,11 @@ class _Failed(Exception):
 
 
 def _stream(url: str, handle, desc: str, progress: Progress | None, timeout: float) -> None:
+    # imported here: a run on local files never loads HTTP, TLS and e-mail (~10 ms of start-up)
+    import http.client
+    import urllib.error
+    import urllib.request
+
     if not url.lower().startswith(SCHEMES):  # file:///dev/zero, ftp://, ... are never fetched
         raise _Failed("only http:// and https:// mirrors are allowed")
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
