@@ -41,3 +41,33 @@ def test_python_dash_m_runs_the_same_cli():
                           text=True, timeout=120)
     assert done.returncode == 0
     assert done.stdout.startswith("mlptrain ")
+
+
+def test_a_named_command_runs_in_an_app_holding_it_alone():
+    from mlptrain.cli import app_for
+
+    for argv in (["train", "x.yaml"], ["eval"], ["config", "show"], ["runs", "diff"]):
+        only = app_for(argv)
+        held = [c.name or c.callback.__name__ for c in only.registered_commands]
+        held += [g.name for g in only.registered_groups]
+        assert held in (["train"], ["eval"], ["config"], ["runs"]) and held[0] == argv[0]
+        assert only.registered_callback is not None  # still a group: `mlptrain NAME ...`
+    for argv in ([], ["--help"], ["--version"], ["trian"], ["-q", "train"]):
+        assert app_for(argv) is app
+
+
+def test_a_command_alone_parses_helps_and_fails_as_in_the_full_app(tmp_path):
+    from typer.testing import CliRunner
+
+    from mlptrain.cli import app_for
+
+    runner = CliRunner()
+    cases = [["train", "--help"], ["train"], ["train", "--bogus"], ["train", "x.yaml", "--threads", "0"],
+             ["train", str(tmp_path / "missing.yaml")], ["eval", "--help"], ["eval"],
+             ["config", "--help"], ["config", "show", "--help"], ["sweep", "--help"],
+             ["runs", str(tmp_path / "none")], ["export", "--help"], ["gradcheck", "--help"]]
+    for argv in cases:
+        full = runner.invoke(app, argv, terminal_width=100)
+        alone = runner.invoke(app_for(argv), argv, terminal_width=100)
+        assert (alone.exit_code, alone.output) == (full.exit_code, full.output), argv
+        assert full.output  # every case prints something to compare

@@ -6,14 +6,20 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(
-    name="mlptrain",
-    epilog="Example: mlptrain train configs/spiral.yaml optimizer.lr=0.01",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+
+def new_app() -> typer.Typer:
+    """A Typer app with mlptrain's settings, top-level help and --version, and no command
+    (`app` below holds every command; `cli.main` may run one holding just the one invoked)."""
+    made = typer.Typer(
+        name="mlptrain",
+        epilog="Example: mlptrain train configs/spiral.yaml optimizer.lr=0.01",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    made.callback()(main_callback)
+    return made
 
 
 def _version_callback(value: bool) -> None:
@@ -24,7 +30,6 @@ def _version_callback(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def main_callback(
     version: Annotated[
         bool | None,
@@ -38,3 +43,6 @@ def main_callback(
     seconds. Exit codes: 0 success, 1 a check that ran and failed (gradcheck, a diverged run),
     2 bad input (config, data, checkpoint), 130 Ctrl-C, 143 SIGTERM, 141 stdout closed.
     """
+
+
+app = new_app()
