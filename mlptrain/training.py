@@ -31,6 +31,7 @@ import numpy as np
 from mlptrain.errors import DivergenceError
 from mlptrain.metrics import evaluate, monitor_mode
 from mlptrain.monitors import EarlyStopping, ImprovementTracker
+from mlptrain.nn.workspace import Workspace
 from mlptrain.optim.clipping import clip_grad_norm_, global_norm
 
 if TYPE_CHECKING:
@@ -214,6 +215,8 @@ class Trainer:
     _raw_batch: np.ndarray | None = field(init=False, default=None, repr=False)
     _float_batch: np.ndarray | None = field(init=False, default=None, repr=False)
     _last_writes: LastWrites = field(init=False, repr=False)
+    # a step's other reused arrays: labels, sample weights, predictions (Workspace)
+    _work: Workspace = field(init=False, default_factory=Workspace, repr=False)
 
     def __post_init__(self) -> None:
         ckpt = self.cfg.train.checkpoint
@@ -316,19 +319,20 @@ class Trainer:
         """Forward, loss, backward, clip, optimizer step on the training rows `rows`."""
         net, state = self.net, self.state
         X = self._batch_features(rows)  # (batch, n_features) in net.dtype, a reused buffer
-        y = self.bundle.train.y[rows]
+        y = self._gather("y", self.bundle.train.y, rows)  # (batch,) or (batch, n_out)
         logits = net.forward(X, training=True, rng=self.dropout_rng)  # (batch, n_out)
         if self.bundle.task != "regression":
-            state.correct += count_correct(logits, y, self.bundle.task)
+            state.correct += count_correct(logits, y, self.bundle.task, self._work)
         w = self.bundle.train.w  # (n,) sample weights, or None
-        weights = {} if w is None else {"sample_weight": w[rows]}
+        weights = {} if w is None else {"sample_weight": self._gather("w", w, rows)}
         loss, dlogits = self.loss_fn.value_and_grad(logits, y, **weights)
         self._check_divergence(loss)
         net.backward(dlogits)
         clip = self.cfg.optimizer.clip_norm
         grad_norm = global_norm(net.grads) if clip is None else clip_grad_norm_(net.grads, clip)
         if keep_previous:  # the epoch's last step: keep weights for the update/weight ratio
-            self._previous_params = net.params.copy()
+            self._previous_params = self._work.like("previous_params", net.params)
+            np.copyto(self._previous_params, net.params)
         lr = self.schedule.lr_at(state.step, self.steps_per_epoch)
         if getattr(self.optimizer, "needs_closure", False):  # lbfgs: re-evaluates in its search
             full_batch: Any = self.optimizer  # optim.lbfgs.LBFGS
@@ -348,6 +352,11 @@ class Trainer:
         loss, dlogits = self.loss_fn.value_and_grad(logits, y, **weights)
         self.net.backward(dlogits)
         return loss
+
+    def _gather(self, name: str, array: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``array[rows]`` into the reused work array `name` (rows of a permutation: in range)."""
+        out = self._work.get(name, (rows.shape[0], *array.shape[1:]), array.dtype)
+        return np.take(array, rows, axis=0, out=out, mode="clip")
 
     def _batch_features(self, rows: np.ndarray) -> np.ndarray:
         """The scaled features of the training rows `rows`, without allocating.
@@ -510,9 +519,14 @@ class _StepClock:
         return self.seconds
 
 
-def count_correct(logits: np.ndarray, y: np.ndarray, task: str) -> int:
+def count_correct(logits: np.ndarray, y: np.ndarray, task: str, work: Workspace | None = None) -> int:
     """Correct predictions from logits: argmax (or logit >= 0 for a single sigmoid unit);
-    a multi-label row counts when every label is right. Monotone outputs make logits enough."""
+    a multi-label row counts when every label is right. Monotone outputs make logits enough.
+    With `work`, the class-id case (the training loop's) allocates nothing."""
+    if work is not None and logits.shape[1] > 1 and y.ndim == 1 and task != "multilabel":
+        n = logits.shape[0]
+        predicted = np.argmax(logits, axis=1, out=work.get("predicted", (n,), np.intp))
+        return int(np.count_nonzero(np.equal(predicted, y, out=work.get("hits", (n,), bool))))
     if task == "multilabel":
         return int(np.sum(np.all((logits >= 0) == (y >= 0.5), axis=1)))
     if logits.shape[1] == 1:

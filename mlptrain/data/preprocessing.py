@@ -186,10 +186,21 @@ class Preprocessor:
         np.copyto(out, X, casting="unsafe")  # (batch, n_features)
         if self.scale == "none":
             return out
-        if self.offset.any():
-            np.subtract(out, self.offset.astype(out.dtype), out=out)
-        np.divide(out, self.divisor.astype(out.dtype), out=out)
+        offset, divisor = self._statistics_as(out.dtype)
+        if offset is not None:
+            np.subtract(out, offset, out=out)
+        np.divide(out, divisor, out=out)
         return out
+
+    def _statistics_as(self, dtype) -> tuple[np.ndarray | None, np.ndarray]:
+        """(offset or None when it is all zero, divisor) cast to `dtype`, cast once per dtype:
+        a training step transforms a batch without allocating."""
+        key = np.dtype(dtype)
+        cast = self.__dict__.setdefault("_cast", {})
+        if key not in cast:
+            cast[key] = (self.offset.astype(key) if self.offset.any() else None,
+                         self.divisor.astype(key))
+        return cast[key]
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to rebuild it; statistics as float64 arrays under "arrays"."""

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from mlptrain.nn.workspace import OwnWorkspace
 from mlptrain.registry import Param, Registry
 
 _GELU_C = math.sqrt(2.0 / math.pi)
@@ -44,6 +45,7 @@ class Activation:
     needs_input = False
     kinks: tuple[float, ...] = ()
     default_init = "xavier_uniform"
+    work = OwnWorkspace()  # the temporaries of forward/backward, reused from step to step
 
     def get_config(self) -> dict:
         return {"name": self.name}
@@ -91,7 +93,8 @@ class Sigmoid(Activation):
     def backward(self, d):
         a = self._a
         d *= a
-        d -= d * a  # d * a * (1 - a)
+        da = np.multiply(d, a, out=self.work.like("da", d))
+        d -= da  # d * a * (1 - a)
         return d
 
 
@@ -107,7 +110,9 @@ class Tanh(Activation):
 
     def backward(self, d):
         a = self._a
-        d -= d * a * a  # d * (1 - a^2)
+        daa = np.multiply(d, a, out=self.work.like("daa", d))
+        daa *= a
+        d -= daa  # d * (1 - a^2)
         return d
 
 
@@ -124,7 +129,12 @@ class ReLU(Activation):
         return out
 
     def backward(self, d):
-        d *= self._a > 0
+        positive = np.greater(self._a, 0.0, out=self.work.like("positive", d, bool))
+        # bool -> float by a plain copy: multiplying by the bool array directly would cast it
+        # through a 32 KiB buffer that NumPy allocates on every call
+        slope = self.work.like("slope", d)
+        np.copyto(slope, positive)
+        d *= slope
         return d
 
 
@@ -148,14 +158,15 @@ class LeakyReLU(Activation):
         return {"name": self.name, "negative_slope": self.negative_slope}
 
     def forward(self, z, out):
-        if out is not z:
-            np.copyto(out, z)
-        np.multiply(out, self.negative_slope, out=out, where=out < 0)
+        # max(z, slope * z) is z for z >= 0 and slope * z below (slope < 1): one product, no mask
+        scaled = np.multiply(z, self.negative_slope, out=self.work.like("scaled", z))
+        np.maximum(z, scaled, out=out)
         self._a = out
         return out
 
     def backward(self, d):
-        d *= np.where(self._a > 0, 1.0, self.negative_slope).astype(d.dtype, copy=False)
+        not_positive = np.less_equal(self._a, 0.0, out=self.work.like("not_positive", d, bool))
+        np.multiply(d, self.negative_slope, out=d, where=not_positive)
         return d
 
 
@@ -179,7 +190,7 @@ class ELU(Activation):
         return {"name": self.name, "alpha": self.alpha}
 
     def forward(self, z, out):
-        neg = np.minimum(z, 0.0)  # (batch, width)
+        neg = np.minimum(z, 0.0, out=self.work.like("neg", z))  # (batch, width)
         np.expm1(neg, out=neg)
         neg *= self.alpha
         np.maximum(z, 0.0, out=out)
@@ -189,7 +200,9 @@ class ELU(Activation):
 
     def backward(self, d):
         a = self._a
-        d *= np.where(a > 0, 1.0, a + self.alpha).astype(d.dtype, copy=False)
+        slope = np.add(a, self.alpha, out=self.work.like("slope", d))  # h' = a + alpha for a <= 0
+        np.copyto(slope, 1.0, where=np.greater(a, 0.0, out=self.work.like("positive", d, bool)))
+        d *= slope
         return d
 
 
@@ -204,7 +217,7 @@ class Softplus(Activation):
         return out
 
     def backward(self, d):
-        s = np.negative(self._a)
+        s = np.negative(self._a, out=self.work.like("s", d))
         np.expm1(s, out=s)  # exp(-a) - 1 = -sigmoid(z)
         d *= s
         np.negative(d, out=d)
@@ -229,7 +242,7 @@ class GELU(Activation):
     def forward(self, z, out):
         if out is z:
             raise ValueError("gelu cannot run in place: its derivative needs z")
-        t = np.multiply(z, z)  # (batch, width)
+        t = np.multiply(z, z, out=self.work.like("t", z))  # (batch, width), kept for backward
         t *= _GELU_K
         t += 1.0
         t *= z
@@ -243,12 +256,15 @@ class GELU(Activation):
 
     def backward(self, d):
         z, t = self._z, self._t
-        inner = z * z  # (batch, width): c (1 + 3k z^2)
+        inner = np.multiply(z, z, out=self.work.like("inner", z))  # (batch, width): c (1 + 3k z^2)
         inner *= 3.0 * _GELU_K * _GELU_C
         inner += _GELU_C
         inner *= z
-        inner *= 1.0 - t * t
-        inner += 1.0 + t
+        tt = np.multiply(t, t, out=self.work.like("tt", z))
+        np.subtract(1.0, tt, out=tt)
+        inner *= tt  # (1 - t^2)
+        np.add(t, 1.0, out=tt)
+        inner += tt  # + (1 + t)
         inner *= 0.5
         d *= inner
         return d

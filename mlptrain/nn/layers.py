@@ -13,6 +13,8 @@ from typing import overload
 
 import numpy as np
 
+from mlptrain.nn.workspace import OwnWorkspace
+
 
 class Dense:
     """``z = x @ W + b``.  x: (batch, fan_in), W: (fan_in, fan_out), b: (fan_out,), z: (batch, fan_out).
@@ -76,6 +78,8 @@ class BatchNorm1d:
     and in eval mode ``dz = dxhat * inv_std``. Train mode needs batch >= 2 (as PyTorch).
     """
 
+    work = OwnWorkspace()  # per-feature statistics and backward temporaries
+
     def __init__(self, n_features: int, eps: float = 1e-5, momentum: float = 0.1):
         self.n_features, self.eps, self.momentum = n_features, float(eps), float(momentum)
 
@@ -89,18 +93,20 @@ class BatchNorm1d:
         if training:
             if n < 2:
                 raise ValueError(f"batch norm in training mode needs a batch of at least 2, got {n}")
-            mu = z.mean(axis=0)  # (f,)
+            f = (z.shape[1],)
+            mu = np.mean(z, axis=0, out=self.work.get("mu", f, z.dtype))  # (f,)
             np.subtract(z, mu, out=xhat)
-            var = np.einsum("ij,ij->j", xhat, xhat)
+            var = np.einsum("ij,ij->j", xhat, xhat, out=self.work.get("var", f, z.dtype))
             var *= 1.0 / n  # biased batch variance
-            m = self.momentum
+            m, update = self.momentum, self.work.get("update", f, z.dtype)
             self.running_mean *= 1.0 - m
-            self.running_mean += m * mu
+            self.running_mean += np.multiply(mu, m, out=update)
             self.running_var *= 1.0 - m
-            self.running_var += (m * n / (n - 1)) * var
+            self.running_var += np.multiply(var, m * n / (n - 1), out=update)
         else:
             np.subtract(z, self.running_mean, out=xhat)
-            var = self.running_var.copy()
+            var = self.work.like("var", self.running_var)
+            np.copyto(var, self.running_var)
         var += self.eps
         inv_std = np.sqrt(var, out=var)
         np.reciprocal(inv_std, out=inv_std)  # (f,)
@@ -119,10 +125,12 @@ class BatchNorm1d:
         dy *= self.gamma  # dxhat
         if self._training:
             # sum(dxhat) = gamma * dbeta and sum(dxhat * xhat) = gamma * dgamma
-            s1 = self.gamma * self.dbeta
-            s2 = self.gamma * self.dgamma
-            dy -= s1 * (1.0 / n)
-            dy -= xhat * (s2 * (1.0 / n))
+            s1 = np.multiply(self.gamma, self.dbeta, out=self.work.like("s1", self.gamma))
+            s2 = np.multiply(self.gamma, self.dgamma, out=self.work.like("s2", self.gamma))
+            s1 *= 1.0 / n
+            dy -= s1
+            s2 *= 1.0 / n
+            dy -= np.multiply(xhat, s2, out=self.work.like("xhat_s2", dy))
         dy *= inv_std
         return dy
 

@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 
 from mlptrain.nn.activations import OUTPUTS, sigmoid
+from mlptrain.nn.workspace import OwnWorkspace
 from mlptrain.registry import Param, Registry
 
 LOSSES: Registry[Loss] = Registry("loss")
@@ -109,6 +110,7 @@ class Loss:
 
     name = "loss"
     outputs: tuple[str, ...] = ()
+    work = OwnWorkspace()  # temporaries of value_and_grad, reused from step to step
     task = "auto"
     default_for: tuple[str, ...] = ()
     takes_class_ids = False
@@ -270,23 +272,36 @@ class CrossEntropy(Loss):
         return rng.dirichlet(np.ones(width), size=n) if soft else rng.integers(0, width, n)
 
     def _plain(self, logits, idx, grad):
-        """The training loop's case, class ids (n,) without weights, in fewer array ops; the
-        same arithmetic as the general path: ``L = mean(lse(z) - z_y)``, grad ``(p - y) / n``."""
-        n = logits.shape[0]
-        e = grad if grad is not None else np.empty_like(logits)  # (n, k) work buffer
-        np.subtract(logits, np.maximum.reduce(logits, axis=1, keepdims=True), out=e)
-        rows = np.arange(n)
-        picked = e[rows, idx]  # (n,) shifted logit of the true class
+        """The training loop's case, class ids (n,) without weights, in fewer array ops and
+        without allocating (work arrays reused); the same arithmetic as the general path:
+        ``L = mean(lse(z) - z_y)``, grad ``(p - y) / n``."""
+        n, k = logits.shape
+        work, dtype = self.work, logits.dtype
+        e = grad if grad is not None else work.like("e", logits)  # (n, k) work buffer
+        row_max = np.maximum.reduce(logits, axis=1, keepdims=True, out=work.get("max", (n, 1), dtype))
+        np.subtract(logits, row_max, out=e)
+        true = self._true_positions(idx, n, k)  # (n,) positions of z_{i, y_i} in e.ravel()
+        picked = np.take(e, true, out=work.get("picked", (n,), dtype), mode="clip")  # in range
         np.exp(e, out=e)
-        s = np.add.reduce(e, axis=1)  # (n,) in [1, k]
-        per = np.log(s)
+        s = np.add.reduce(e, axis=1, out=work.get("s", (n,), dtype))  # (n,) in [1, k]
+        per = np.log(s, out=work.get("per", (n,), dtype))
         per -= picked  # (n,) per-sample loss
         value = float(np.add.reduce(per)) / n
         if grad is not None:
             e /= s[:, None]  # p
-            e[rows, idx] -= 1.0
+            p_true = np.take(e, true, out=picked, mode="clip")
+            p_true -= 1.0
+            np.put(e, true, p_true, mode="clip")  # e[i, y_i] -= 1
             e *= 1.0 / n
         return value
+
+    def _true_positions(self, idx: np.ndarray, n: int, k: int) -> np.ndarray:
+        """``i * k + idx[i]`` (n,): where row i's true class sits in a flattened (n, k) array."""
+        starts = self.work.get("row_starts", (n,), np.intp)
+        if self.__dict__.get("_starts_for") != (n, k):  # i * k, rewritten only when n or k change
+            np.multiply(np.arange(n), k, out=starts)
+            self.__dict__["_starts_for"] = (n, k)
+        return np.add(starts, idx, out=self.work.get("true", (n,), np.intp))
 
 
 @LOSSES.register("binary_cross_entropy")
