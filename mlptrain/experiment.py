@@ -50,7 +50,7 @@ from mlptrain.rundir import (
     RunLock,
     create_run_dir,
 )
-from mlptrain.threads import CpuTimes, cpu_times
+from mlptrain.threads import CpuTimes, LoadWatch, cores, cpu_times
 from mlptrain.training import Callbacks, Observer, StopSignal, Trainer
 
 if TYPE_CHECKING:
@@ -128,6 +128,7 @@ class RunFiles:
         self.tb: EventWriter | None = None
         # with train.checkpoint.min_interval_s > 0: the best state, not yet written
         self.held_best: _HeldCheckpoint | None = None
+        self.load_watch: LoadWatch | None = None  # set by _train_in: competing processes
 
     def begin(self, trainer: Trainer) -> None:
         """Fix what every checkpoint and row repeats; open the TensorBoard writer, which on
@@ -198,6 +199,9 @@ class RunFiles:
             run.append_metrics(row, columns)
             run.log(" ".join(f"{k}={row[k]:.6g}" if isinstance(row[k], float) else f"{k}={row[k]}"
                              for k in columns if row.get(k) is not None))
+            if self.load_watch is not None and "epoch_time" in row:
+                if (competing := self.load_watch.epoch_ended(row["epoch"])) is not None:
+                    run.log(competing)
             if layer_stats is not None:
                 run.append_jsonl(LAYERS_FILE, layer_stats)
             if self.tb is not None:  # the same columns as metrics.csv, then flushed to disk
@@ -414,7 +418,7 @@ def _blas_threads(trainer: Trainer, given: int | None,
     """(BLAS threads, why) of a run: `given` (--threads), else its train.threads (auto
     resolved for its network, batch and the load measured from `since`:
     threads.choose_threads)."""
-    from mlptrain.threads import choose_threads, cores, measure_others_busy
+    from mlptrain.threads import choose_threads, measure_others_busy
 
     if given is not None:
         return given, "--threads"
@@ -433,6 +437,8 @@ def _train_in(run: RunDir, cfg: ExperimentConfig, trainer: Trainer, observer: Ob
     stop = stop or StopSignal()
     n_threads, why = threads
     run.log(f"BLAS threads: {n_threads} ({why})")
+    if isinstance(trainer.callbacks, RunFiles):
+        trainer.callbacks.load_watch = LoadWatch(n_threads, cores())
     with blas_threads(n_threads), _stop_on_signals(stop):
         try:
             status = trainer.fit(observer, stop)

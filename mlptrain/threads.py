@@ -3,8 +3,8 @@
 auto gives one thread when a training step's matrix products are too small for a second
 thread to pay off, or when other processes already keep the cores busy; every core otherwise:
 
-    threads = 1                             if step_flops(layer_sizes, batch) < AUTO_ONE_THREAD_BELOW
-              clip(round(cores - busy), 1, cores)   otherwise
+    threads = 1                                 if step_flops(layer_sizes, batch) < AUTO_ONE_THREAD_BELOW
+              clip(floor(cores - busy + 0.5), 1, cores)   otherwise
 
 where `busy` is how many cores other processes kept busy while the run was starting: the busy
 time of this process's CPUs in /proc/stat (user, system, irq, softirq, steal; not nice, which
@@ -22,8 +22,9 @@ step (batch 32, 128 and 512: 2-10% of the entries of each product differ), so th
 differ by ~1e-7 after a few steps and a run's last digit of accuracy can move; dgemm gave
 identical bits for every shape tried, but that is one build on one machine, not a promise.
 The price of deciding once: a process that starts competing after the run has started is not
-avoided (the run keeps its count), and the same config started on a busy and on an idle
-machine can train with different counts, which config.yaml and train.log then say.
+avoided (the run keeps its count; train.log says so at the first epoch it happens, with the
+`--resume ... --threads N` that avoids it: LoadWatch), and the same config started on a busy
+and on an idle machine can train with different counts, which config.yaml and train.log say.
 
 The count is applied in the training process itself (threadpoolctl), because NumPy's OpenBLAS
 has read its environment variables long before a config is loaded.
@@ -139,6 +140,12 @@ def measure_others_busy(since: CpuTimes | None, window: float = LOAD_WINDOW) -> 
 # ---- the choice ------------------------------------------------------------------------------
 
 
+def fitting_threads(n_cores: int, busy: float) -> int:
+    """The threads that fit beside other processes keeping `busy` cores busy:
+    clip(floor(n_cores - busy + 0.5), 1, n_cores)."""
+    return min(n_cores, max(1, math.floor(n_cores - busy + 0.5)))
+
+
 def choose_threads(setting: int | str | None, layer_sizes: Sequence[int], batch: int,
                    n_cores: int, load: Callable[[], float | None] = lambda: None
                    ) -> tuple[int, str]:
@@ -159,12 +166,46 @@ def choose_threads(setting: int | str | None, layer_sizes: Sequence[int], batch:
     busy = load()
     if busy is None:
         return n_cores, f"auto: {per_step}, every core ({n_cores}); the load is unknown"
-    threads = min(n_cores, max(1, math.floor(n_cores - busy + 0.5)))
+    threads = fitting_threads(n_cores, busy)
     seen = f"other processes kept {busy:.2f} of the {n_cores} cores busy as the run started"
     if threads == n_cores:
         return n_cores, f"auto: {per_step}, every core ({n_cores}); {seen}"
     return threads, (f"auto: {per_step}; {seen}, and a BLAS thread sharing a core with a busy "
                      f"process slows every product: {threads} of {n_cores} cores")
+
+
+def competing(threads: int, n_cores: int, busy: float, epoch: int) -> str | None:
+    """What train.log says when other processes kept `busy` cores busy during `epoch` of a
+    run that trains with `threads` BLAS threads, more than fit beside them; else None."""
+    fit = fitting_threads(n_cores, busy)
+    if threads <= fit:
+        return None
+    return (f"epoch {epoch}: other processes kept {busy:.2f} of the {n_cores} cores busy, and "
+            f"this run's {threads} BLAS threads compete with them for the cores, which can make "
+            f"epochs many times slower; the run keeps its count (another count changes the "
+            f"bits of float32 training): to go on with {fit}, stop it (Ctrl-C) and resume "
+            f"with --threads {fit}")
+
+
+class LoadWatch:
+    """Measures, epoch by epoch, how busy other processes keep the cores while a run trains
+    with `threads` BLAS threads, and gives `competing`'s message the first time they compete
+    (once per process: the log says it once)."""
+
+    def __init__(self, threads: int, n_cores: int,
+                 clock: Callable[[], CpuTimes | None] = cpu_times):
+        self.threads, self.n_cores, self.clock = threads, n_cores, clock
+        self.last = clock()
+        self.said = False
+
+    def epoch_ended(self, epoch: int) -> str | None:
+        now = self.clock()
+        before, self.last = self.last, now
+        if self.said or before is None or now is None:
+            return None
+        message = competing(self.threads, self.n_cores, others_busy(before, now), epoch)
+        self.said = message is not None
+        return message
 
 
 @contextmanager

@@ -15,8 +15,10 @@ from mlptrain.experiment import resume_run, start_run
 from mlptrain.threads import (
     AUTO_ONE_THREAD_BELOW,
     CpuTimes,
+    LoadWatch,
     busy_seconds,
     choose_threads,
+    competing,
     cores,
     cpu_times,
     measure_others_busy,
@@ -127,3 +129,42 @@ def test_a_run_started_beside_a_busy_process_records_fewer_threads_and_keeps_the
     assert resumed.summary["blas_threads"] == config["train"]["threads"]
     log = (result.run_dir / "train.log").read_text()
     assert f"BLAS threads: {config['train']['threads']} (train.threads)" in log
+
+
+# ---- a process that starts competing during a run ------------------------------------------
+
+
+def test_competing_speaks_only_when_the_run_has_more_threads_than_fit_beside_the_others():
+    message = competing(threads=2, n_cores=2, busy=1.0, epoch=3)
+    assert message is not None
+    assert message.startswith("epoch 3: other processes kept 1.00 of the 2 cores busy")
+    assert "stop it (Ctrl-C) and resume with --threads 1" in message
+    assert competing(threads=2, n_cores=2, busy=0.3, epoch=3) is None  # 2 still fit
+    assert competing(threads=1, n_cores=2, busy=1.8, epoch=3) is None  # one always fits
+    assert "with --threads 2" in (competing(threads=4, n_cores=4, busy=2.0, epoch=1) or "")
+
+
+def test_load_watch_measures_each_epoch_from_the_last_and_says_it_once():
+    # busy, own, wall: epoch 1 others 0.2 cores; epoch 2 (3.0 - 1.0) / 2 s = 1.0; epoch 3 again
+    snapshots = iter([CpuTimes(0.0, 0.0, 0.0), CpuTimes(1.2, 1.0, 1.0),
+                      CpuTimes(4.2, 2.0, 3.0), CpuTimes(7.2, 3.0, 5.0)])
+    watch = LoadWatch(threads=2, n_cores=2, clock=lambda: next(snapshots))
+    assert watch.epoch_ended(1) is None
+    assert (watch.epoch_ended(2) or "").startswith("epoch 2: other processes kept 1.00")
+    assert watch.epoch_ended(3) is None  # said once
+
+
+def test_load_watch_without_cpu_times_says_nothing():
+    watch = LoadWatch(threads=2, n_cores=2, clock=lambda: None)
+    assert watch.epoch_ended(1) is None
+
+
+def test_a_run_with_two_threads_logs_a_process_that_competes_during_its_epoch(tmp_path, spinner):
+    if cores() != 2 or cpu_times() is None:
+        pytest.skip("needs 2 cores and /proc/stat")
+    raw = {"name": "t", "data": {"source": "spiral", "n_samples": 8000},  # ~0.3 s
+           "model": {"hidden": [8]}, "train": {"epochs": 1, "batch_size": 4, "threads": 2},
+           "run": {"root": str(tmp_path / "runs")}}
+    result = start_run(validate_config(raw))
+    log = (result.run_dir / "train.log").read_text()
+    assert "epoch 1: other processes kept" in log and "resume with --threads 1" in log
