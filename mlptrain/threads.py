@@ -3,8 +3,8 @@
 auto gives one thread when a training step's matrix products are too small for a second
 thread to pay off, or when other processes already keep the cores busy; every core otherwise:
 
-    threads = 1                                 if step_flops(layer_sizes, batch) < AUTO_ONE_THREAD_BELOW
-              clip(floor(cores - busy + 0.5), 1, cores)   otherwise
+    threads = 1                                          if step_flops < AUTO_ONE_THREAD_BELOW
+              clip(floor(cores - busy + 0.5), 1, cores)  otherwise
 
 where `busy` is how many cores other processes kept busy while the run was starting: the busy
 time of this process's CPUs in /proc/stat (user, system, irq, softirq, steal; not nice, which
@@ -16,11 +16,13 @@ than one thread (bench/threads.py --busy).
 
 The count is decided ONCE, when a run starts, and recorded in its config.yaml, so a resume (and
 `mlptrain train` on that config.yaml) uses the same count. It cannot change during a run: with
-float32 a thread count changes the bits. OpenBLAS 0.3.31's sgemm (Haswell kernel) gives results
-that differ in the last bit with 1 and with 2 threads at every shape of MNIST's 784-256-128-10
-step (batch 32, 128 and 512: 2-10% of the entries of each product differ), so the parameters
-differ by ~1e-7 after a few steps and a run's last digit of accuracy can move; dgemm gave
-identical bits for every shape tried, but that is one build on one machine, not a promise.
+float32 a thread count changes the bits. With OpenBLAS 0.3.31's sgemm (Haswell kernel) 1 and 2
+threads round differently in most products of MNIST's 784-256-128-10 step (at batch 32, 45% of
+the entries of the first layer's forward product differ; 3-19% in most others; only the
+smallest, e.g. 32x128 @ 128x10, agree), so after one epoch of 6,400 rows the parameters
+differ by up to 6e-6 (batch 32) and a run's last digit of accuracy can move. dgemm gave
+identical bits at every shape tried (batch 32-512, with batch norm and dropout too), but that
+is one build on one machine, not a promise.
 The price of deciding once: a process that starts competing after the run has started is not
 avoided (the run keeps its count; train.log says so at the first epoch it happens, with the
 `--resume ... --threads N` that avoids it: LoadWatch), and the same config started on a busy
