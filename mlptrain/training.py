@@ -208,7 +208,9 @@ class Trainer:
     last_row: dict[str, Any] | None = field(init=False, default=None)
     steps_per_epoch: int = field(init=False)
     batch_size: int = field(init=False)  # train.batch_size; the whole split for lbfgs
-    _probe: np.ndarray = field(init=False, repr=False)  # (<= PROBE_ROWS, n_features) raw
+    # the activation statistics' fixed batch without a val split: (<= PROBE_ROWS, n_features)
+    # training rows, scaled on first use (the same rows and scaler every epoch)
+    _probe: np.ndarray | None = field(init=False, default=None, repr=False)
     # weights before the epoch's last step, for the update/weight ratio (set by that step)
     _previous_params: np.ndarray | None = field(init=False, default=None, repr=False)
     # reused batch buffers (_batch_features): raw rows, and their scaled floats
@@ -233,7 +235,6 @@ class Trainer:
         self.steps_per_epoch = n // batch if self.cfg.train.drop_last else math.ceil(n / batch)
         if self.steps_per_epoch == 0:
             self.steps_per_epoch = 1  # fewer samples than one batch: keep them as one batch
-        self._probe = self.bundle.train.X[:PROBE_ROWS]
 
     # ---- the loop -------------------------------------------------------------------------
 
@@ -456,8 +457,10 @@ class Trainer:
         """
         net = self.net
         if self.bundle.val is None:
-            probe = self.bundle.preprocessor.transform(self._probe, dtype=net.dtype)
-            net.forward(probe, training=False)
+            if self._probe is None:
+                self._probe = self.bundle.preprocessor.transform(
+                    self.bundle.train.X[:PROBE_ROWS], dtype=net.dtype)
+            net.forward(self._probe, training=False)
         activations = net.activation_stats()
         norms = net.layer_norms()
         updates = update_ratios(net, self._previous_params)

@@ -414,3 +414,31 @@ def test_clip_norm_bounds_every_step_and_metrics_report_the_norm_before_clipping
     steps = result.summary["steps"]
     assert 0 < moved <= steps * 1e-3 * (1 + 1e-4)  # each sgd step moves at most lr * clip_norm
     assert float(metrics_rows(result.run_dir)[0]["grad_norm"]) > 1e-3
+
+
+def test_without_a_val_split_activation_statistics_are_those_of_the_first_1024_training_rows(
+        tmp_path):
+    # every epoch: the eval-mode forward of the same 1024 scaled training rows (1,200 rows in
+    # all), with that epoch's final weights; checked by hand against epochs 1 and 2
+    from mlptrain.data import load_data
+    from mlptrain.training import PROBE_ROWS
+
+    raw = small_config(tmp_path, data={"n_samples": 1500, "val_fraction": 0.0},
+                       model={"hidden": [16, 8], "dropout": 0.0, "batchnorm": False,
+                              "dtype": "float64"},
+                       train={"epochs": 2, "checkpoint": {"every": 1}})
+    cfg = validate_config(raw)
+    result = start_run(cfg)
+    bundle = load_data(cfg.data, seed=cfg.seed, loss_kind="cross_entropy")
+    assert bundle.val is None and bundle.train.X.shape[0] > PROBE_ROWS == 1024
+    X = bundle.preprocessor.transform(bundle.train.X[:PROBE_ROWS], dtype=np.float64)
+    layers = [json.loads(line) for line in (result.run_dir / "layers.jsonl").read_text().splitlines()]
+    for epoch in (1, 2):
+        weights = load_checkpoint(result.run_dir / f"checkpoints/epoch-{epoch:04d}.safetensors")
+        h = X
+        for i, entry in enumerate(layers[epoch - 1]["layers"][:2]):
+            w, b = weights.tensors[f"model.layers.{i}.weight"], weights.tensors[f"model.layers.{i}.bias"]
+            h = np.maximum(h @ w + b, 0.0)  # (1024, fan_out)
+            assert entry["mean"] == pytest.approx(h.mean(), rel=1e-12)
+            assert entry["std"] == pytest.approx(h.std(), rel=1e-12)
+            assert entry["dead_fraction"] == pytest.approx(np.mean(~(h > 0).any(axis=0)), abs=0)
