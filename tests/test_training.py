@@ -306,8 +306,10 @@ def test_sigkill_at_random_steps_then_resume_is_bit_identical(tmp_path):
 def test_sigkill_inside_checkpoint_writes_keeps_the_previous_checkpoint(tmp_path):
     # A wide model (multi-megabyte checkpoints) on a tiny dataset; each kill is sent the
     # moment a checkpoint temp file appears, so it lands inside a write.
+    # threads pinned: auto's count for a step this large follows the machine's load as each
+    # run starts, and the reference and the killed run must train with the same count
     raw = small_config(tmp_path, data={"n_samples": 200}, model={"hidden": [1024, 1024]},
-                       train={"epochs": 12, "batch_size": 100})
+                       train={"epochs": 12, "batch_size": 100, "threads": 1})
     reference_dir, run_dir, hits = kill_and_resume(tmp_path, raw, kills=4, seed=2, in_writes=True)
     assert hits >= 1, "no kill landed inside a checkpoint write"
     assert_identical_runs(reference_dir, run_dir)
