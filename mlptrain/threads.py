@@ -6,6 +6,9 @@ thread to pay off, or when other processes already keep the cores busy; every co
     threads = 1                                          if step_flops < AUTO_ONE_THREAD_BELOW
               clip(floor(cores - busy + 0.5), 1, cores)  otherwise
 
+and never more than OPENBLAS_NUM_THREADS (else GOTO_NUM_THREADS, else OMP_NUM_THREADS) allows
+when the environment sets one: the user's cap for OpenBLAS, which auto would otherwise override.
+
 where `busy` is how many cores other processes kept busy while the run was starting: the busy
 time of this process's CPUs in /proc/stat (user, system, irq, softirq, steal; not nice, which
 counts processes at a positive nice value that give way to the run) minus this process's own CPU
@@ -37,7 +40,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
@@ -160,6 +163,10 @@ def choose_threads(setting: int | str | None, layer_sizes: Sequence[int], batch:
         return n_cores, "train.threads null: every core"
     flops = step_flops(layer_sizes, batch)
     per_step = f"{flops / 1e6:.3g} MFLOP per step"
+    limit = environment_limit()
+    if limit is not None and limit[1] < n_cores:
+        name, count = limit
+        return count, f"auto: {name}={count} in the environment ({per_step})"
     if n_cores == 1:
         return 1, f"auto: one core ({per_step})"
     if flops < AUTO_ONE_THREAD_BELOW:
@@ -208,6 +215,21 @@ class LoadWatch:
         message = competing(self.threads, self.n_cores, others_busy(before, now), epoch)
         self.said = message is not None
         return message
+
+
+# The variables by which a user caps OpenBLAS's threads, in the order OpenBLAS reads them.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+
+
+def environment_limit(environ: Mapping[str, str] = os.environ) -> tuple[str, int] | None:
+    """(variable, count) of the first of THREAD_VARIABLES set to a positive count, or None.
+    auto never uses more threads than the environment allows (an explicit count or null in
+    train.threads, or --threads, still win: they are the run's own setting)."""
+    for name in THREAD_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return name, int(value)
+    return None
 
 
 @contextmanager

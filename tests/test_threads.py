@@ -99,3 +99,23 @@ def test_a_threads_value_that_is_not_a_count_auto_or_null_is_refused(tmp_path):
     assert result.exit_code == 2
     assert "train.threads" in result.output and "auto" in result.output
     assert not (tmp_path / "runs").exists()
+
+
+def test_auto_keeps_to_the_thread_count_the_environment_sets(monkeypatch):
+    from mlptrain.threads import environment_limit
+
+    for name in ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    big = [784, 4096, 10]
+    assert choose_threads("auto", big, 512, n_cores=2)[0] == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert choose_threads("auto", big, 512, n_cores=2) == (
+        1, "auto: OMP_NUM_THREADS=1 in the environment (6.7e+03 MFLOP per step)")
+    # 2 * 512 * (2 * (784 * 4096 + 4096 * 10) + 4096 * 10) = 6.70e9 FLOPs
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # read first, as OpenBLAS does
+    assert environment_limit() == ("OPENBLAS_NUM_THREADS", 2)
+    assert choose_threads("auto", big, 512, n_cores=2)[0] == 2  # a cap above the cores: no cap
+    assert choose_threads(2, big, 512, n_cores=2)[0] == 2  # an explicit count is the run's own
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "0")  # not a positive count: the next variable
+    assert environment_limit() == ("OMP_NUM_THREADS", 1)
+    assert environment_limit({"OPENBLAS_NUM_THREADS": "two"}) is None
