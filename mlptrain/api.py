@@ -17,7 +17,8 @@ instead of `data.source`: the config's data keys about targets, splitting and sc
 (`task`, `val_fraction` when no X_val is given, `scale`, `target_scale`, `nan_policy`,
 `limit`, `stratify`); no test split is carved (evaluate on your own test data). Nothing is
 written to disk. The model returned holds the best weights by `train.checkpoint.monitor`, as
-`load(RUN_DIR)` does, and `model.history` the metrics row of every evaluation.
+`load(RUN_DIR)` does, and `model.history` the metrics row of every evaluation. BLAS threads
+follow `train.threads` as in `mlptrain train` (auto by default).
 """
 
 from __future__ import annotations
@@ -143,9 +144,11 @@ def fit(config: str | Path | dict, X, y, X_val=None, y_val=None, *,
     from mlptrain.assembly import build_trainer
     from mlptrain.data.arrays import raw_from_arrays
     from mlptrain.data.loader import bundle_from_raws
+    from mlptrain.threads import blas_threads, cpu_times, run_threads
 
     if (X_val is None) != (y_val is None):
         raise DataError("give both X_val and y_val, or neither")
+    started = cpu_times()  # auto's load window: preparing the data is not waited for
     cfg = in_memory_config(config, overrides or [])
     raws = {"train": raw_from_arrays(X, y)}
     if X_val is not None:
@@ -156,7 +159,10 @@ def fit(config: str | Path | dict, X, y, X_val=None, y_val=None, *,
     bundle = bundle_from_raws(raws, cfg.data, cfg.seed, cfg.loss.kind, source="arrays")
     history = _BestInMemory()
     trainer = build_trainer(cfg, bundle, history)
-    status = trainer.fit()
+    threads, _ = run_threads(cfg.train.threads, trainer.net.layer_sizes, trainer.batch_size,
+                             started)
+    with blas_threads(threads):
+        status = trainer.fit()
     if history.best:
         trainer.net.load_state_arrays(history.best)
     return Model(trainer.net, trainer.bundle.preprocessor, trainer.cfg, history=history.rows,

@@ -418,12 +418,12 @@ def _blas_threads(trainer: Trainer, given: int | None,
     """(BLAS threads, why) of a run: `given` (--threads), else its train.threads (auto
     resolved for its network, batch and the load measured from `since`:
     threads.choose_threads)."""
-    from mlptrain.threads import choose_threads, measure_others_busy
+    from mlptrain.threads import run_threads
 
     if given is not None:
         return given, "--threads"
-    return choose_threads(trainer.cfg.train.threads, trainer.net.layer_sizes, trainer.batch_size,
-                          cores(), load=lambda: measure_others_busy(since))
+    return run_threads(trainer.cfg.train.threads, trainer.net.layer_sizes, trainer.batch_size,
+                       since)
 
 
 def _train_in(run: RunDir, cfg: ExperimentConfig, trainer: Trainer, observer: Observer,

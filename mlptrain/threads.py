@@ -217,6 +217,14 @@ class LoadWatch:
         return message
 
 
+def run_threads(setting: int | str | None, layer_sizes: Sequence[int], batch: int,
+                since: CpuTimes | None = None) -> tuple[int, str]:
+    """(BLAS threads, why) of a run on this machine: `choose_threads` with its cores and, for
+    auto, the load other processes put on them from `since` (None: from now) on."""
+    return choose_threads(setting, layer_sizes, batch, cores(),
+                          load=lambda: measure_others_busy(since))
+
+
 # The variables by which a user caps OpenBLAS's threads, in the order OpenBLAS reads them.
 THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
 

@@ -15,6 +15,16 @@ from mlptrain.experiment import resume_run, start_run
 from mlptrain.threads import AUTO_ONE_THREAD_BELOW, choose_threads, cores, step_flops
 from mlptrain.training import SilentObserver
 
+@pytest.fixture(autouse=True)
+def _no_thread_caps_in_the_environment(monkeypatch):
+    """auto keeps to OPENBLAS_NUM_THREADS & co. when set (threads.environment_limit); another
+    test in the same worker (joblib, for one) may have set them."""
+    from mlptrain.threads import THREAD_VARIABLES
+
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 
 def test_step_flops_counts_forward_weight_and_input_gradients_by_hand():
     # 784-256-128-10, one row: forward 2*(784*256 + 256*128 + 128*10) = 469,504; weight
@@ -119,3 +129,34 @@ def test_auto_keeps_to_the_thread_count_the_environment_sets(monkeypatch):
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "0")  # not a positive count: the next variable
     assert environment_limit() == ("OMP_NUM_THREADS", 1)
     assert environment_limit({"OPENBLAS_NUM_THREADS": "two"}) is None
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_python_api_fit_trains_with_train_threads(monkeypatch, threads):
+    """mlptrain.fit applies train.threads as `mlptrain train` does (it used to keep whatever
+    count the process had)."""
+    import numpy as np
+
+    import mlptrain
+    from mlptrain.training import Trainer
+
+    if cores() < 2 and threads == 2:
+        pytest.skip("one core: OpenBLAS caps its threads at 1")
+    seen: set[int] = set()
+    run_epoch = Trainer._run_epoch
+
+    def recording(self, observer, stop):
+        seen.update(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+        return run_epoch(self, observer, stop)
+
+    monkeypatch.setattr(Trainer, "_run_epoch", recording)
+    other = 3 - threads  # the process's own count before the fit: the other one
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((64, 2)), rng.integers(0, 2, 64)
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(other, user_api="blas"):
+        mlptrain.fit({"model": {"hidden": [4]}, "train": {"epochs": 2, "threads": threads}}, X, y)
+        after = {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+    assert seen == {threads}
+    assert after == {other}  # restored after the fit

@@ -34,6 +34,16 @@ intr 12345 0 0
 ctxt 999
 """
 
+@pytest.fixture(autouse=True)
+def _no_thread_caps_in_the_environment(monkeypatch):
+    """auto keeps to OPENBLAS_NUM_THREADS & co. when set (threads.environment_limit); another
+    test in the same worker (joblib, for one) may have set them."""
+    from mlptrain.threads import THREAD_VARIABLES
+
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+
 
 def test_busy_seconds_sums_user_system_irq_softirq_and_steal_but_not_nice_idle_or_iowait():
     # cpu0: 60 + 10 + 1 + 1 + 2 = 74 ticks; cpu1: 40 + 10 + 0 + 1 + 1 = 52 ticks
