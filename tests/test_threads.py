@@ -15,6 +15,7 @@ from mlptrain.experiment import resume_run, start_run
 from mlptrain.threads import AUTO_ONE_THREAD_BELOW, choose_threads, cores, step_flops
 from mlptrain.training import SilentObserver
 
+
 @pytest.fixture(autouse=True)
 def _no_thread_caps_in_the_environment(monkeypatch):
     """auto keeps to OPENBLAS_NUM_THREADS & co. when set (threads.environment_limit); another
