@@ -129,6 +129,7 @@ class RunFiles:
         # with train.checkpoint.min_interval_s > 0: the best state, not yet written
         self.held_best: _HeldCheckpoint | None = None
         self.load_watch: LoadWatch | None = None  # set by _train_in: competing processes
+        self.say: Callable[[str], None] = lambda text: None  # and the observer's message
 
     def begin(self, trainer: Trainer) -> None:
         """Fix what every checkpoint and row repeats; open the TensorBoard writer, which on
@@ -202,6 +203,7 @@ class RunFiles:
             if self.load_watch is not None and "epoch_time" in row:
                 if (competing := self.load_watch.epoch_ended(row["epoch"])) is not None:
                     run.log(competing)
+                    self.say(competing)
             if layer_stats is not None:
                 run.append_jsonl(LAYERS_FILE, layer_stats)
             if self.tb is not None:  # the same columns as metrics.csv, then flushed to disk
@@ -439,6 +441,7 @@ def _train_in(run: RunDir, cfg: ExperimentConfig, trainer: Trainer, observer: Ob
     run.log(f"BLAS threads: {n_threads} ({why})")
     if isinstance(trainer.callbacks, RunFiles):
         trainer.callbacks.load_watch = LoadWatch(n_threads, cores())
+        trainer.callbacks.say = observer.message
     with blas_threads(n_threads), _stop_on_signals(stop):
         try:
             status = trainer.fit(observer, stop)

@@ -25,6 +25,7 @@ from mlptrain.threads import (
     others_busy,
     step_flops,
 )
+from mlptrain.training import SilentObserver
 
 # columns: user nice system idle iowait irq softirq steal guest guest_nice
 STAT = """cpu  100 50 20 1000 7 1 2 3 0 0
@@ -175,6 +176,17 @@ def test_a_run_with_two_threads_logs_a_process_that_competes_during_its_epoch(tm
     raw = {"name": "t", "data": {"source": "spiral", "n_samples": 8000},  # ~0.3 s
            "model": {"hidden": [8]}, "train": {"epochs": 1, "batch_size": 4, "threads": 2},
            "run": {"root": str(tmp_path / "runs")}}
-    result = start_run(validate_config(raw))
+    observer = _Messages()
+    result = start_run(validate_config(raw), observer_factory=lambda epochs: observer)
     log = (result.run_dir / "train.log").read_text()
     assert "epoch 1: other processes kept" in log and "resume with --threads 1" in log
+    said = [m for m in observer.messages if "other processes kept" in m]  # and on the console
+    assert len(said) == 1 and said[0] in log
+
+
+class _Messages(SilentObserver):
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.messages.append(text)
