@@ -137,3 +137,29 @@ def test_count_correct_with_work_arrays_counts_by_hand():
     assert count_correct(logits, y, "classification", work) == 2
     assert count_correct(logits[:3], y[:3], "classification", work) == 2  # a smaller batch
     assert count_correct(logits, y, "classification") == 2
+
+
+def test_a_copied_or_pickled_loss_computes_what_the_original_does():
+    """A copy starts with empty work arrays and must not trust what the original wrote there
+    (sklearn's clone, joblib and deepcopy of a fitted estimator copy its loss)."""
+    import copy
+    import pickle
+
+    from mlptrain.nn.losses import get_loss
+
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((5, 3))
+    y = np.array([0, 2, 1, 1, 0])
+    loss = get_loss("cross_entropy", output="softmax")
+    value, grad = loss.value_and_grad(logits, y)
+    expected = (grad.copy(), value)
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)  # by hand: (p - onehot) / n
+    onehot = np.eye(3)[y]
+    np.testing.assert_allclose(expected[0], (p - onehot) / 5, rtol=1e-12)
+    for copied in (copy.deepcopy(loss), pickle.loads(pickle.dumps(loss))):
+        value, grad = copied.value_and_grad(logits, y)
+        assert value == expected[1]
+        np.testing.assert_array_equal(grad, expected[0])
+    for n in (4, 5, 3):  # smaller and larger batches after each other reuse and regrow the arrays
+        value, grad = loss.value_and_grad(logits[:n], y[:n])
+        np.testing.assert_allclose(grad, (p[:n] - onehot[:n]) / n, rtol=1e-12)

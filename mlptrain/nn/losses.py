@@ -297,11 +297,12 @@ class CrossEntropy(Loss):
 
     def _true_positions(self, idx: np.ndarray, n: int, k: int) -> np.ndarray:
         """``i * k + idx[i]`` (n,): where row i's true class sits in a flattened (n, k) array."""
-        starts = self.work.get("row_starts", (n,), np.intp)
-        if self.__dict__.get("_starts_for") != (n, k):  # i * k, rewritten only when n or k change
+        work = self.work
+        starts = work.get("row_starts", (n,), np.intp)
+        if work.tags.get("row_starts") != (n, k):  # i * k, rewritten only when n or k change
             np.multiply(np.arange(n), k, out=starts)
-            self.__dict__["_starts_for"] = (n, k)
-        return np.add(starts, idx, out=self.work.get("true", (n,), np.intp))
+            work.tags["row_starts"] = (n, k)
+        return np.add(starts, idx, out=work.get("true", (n,), np.intp))
 
 
 @LOSSES.register("binary_cross_entropy")

@@ -4,7 +4,8 @@ A layer, loss or activation asks its ``Workspace`` for a named array of the shap
 (``get``); the first request allocates it, later ones return the same memory. When a larger
 batch comes the array is reallocated for it, and a smaller batch (an epoch's last, partial one)
 gets a row slice, which is still C-contiguous. The contents are whatever the previous step left
-there: a caller overwrites before it reads.
+there: a caller overwrites before it reads, or records in ``tags[name]`` what it wrote there
+and checks that record (an array that is reallocated, or a copy of the workspace, forgets it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ class Workspace:
 
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
+        self.tags: dict[str, object] = {}  # name -> what its caller last wrote there
 
     def get(self, name: str, shape: tuple[int, ...], dtype) -> np.ndarray:
         """The array kept under ``name``, sliced to ``shape[0]`` rows; allocated (uninitialized)
@@ -27,6 +29,7 @@ class Workspace:
         if (kept is None or kept.dtype != dtype or kept.ndim != len(shape)
                 or kept.shape[1:] != tuple(shape[1:]) or kept.shape[0] < shape[0]):
             kept = self._arrays[name] = np.empty(shape, dtype)
+            self.tags.pop(name, None)
         return kept if kept.shape[0] == shape[0] else kept[: shape[0]]
 
     def like(self, name: str, array: np.ndarray, dtype=None) -> np.ndarray:
@@ -37,7 +40,7 @@ class Workspace:
         return {}  # work arrays are scratch: a copy starts without them
 
     def __setstate__(self, state: dict) -> None:
-        self._arrays = {}
+        self._arrays, self.tags = {}, {}
 
 
 class OwnWorkspace:
