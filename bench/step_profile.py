@@ -37,6 +37,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from workers import step_gemms  # noqa: E402
+
 from bench import _default_data, thread_env  # noqa: E402 (bench/ is on the path)
 
 STEPS, REPEATS, WARMUP = 200, 5, 30
@@ -129,15 +131,7 @@ def gemm_only(trainer, rows):
     hs = [rng.random((n, s), dtype=np.float32) for s in sizes]
     ds = [rng.standard_normal((n, s), dtype=np.float32) for s in sizes]
 
-    def products():
-        for i, W in enumerate(Ws):
-            np.matmul(hs[i], W, out=hs[i + 1])
-        for i in reversed(range(len(Ws))):
-            np.matmul(hs[i].T, ds[i + 1], out=dWs[i])
-            if i > 0:
-                np.matmul(ds[i + 1], Ws[i].T, out=ds[i])
-
-    return products
+    return lambda: step_gemms(hs, ds, Ws, dWs)
 
 
 def python_calls(step) -> tuple[int, int]:
